@@ -153,8 +153,9 @@ using Attrs = std::variant<NoAttrs, InputAttrs, ConstantAttrs, CastAttrs, Reshap
 // print: "{shape=[4, 8]}" style, "" for NoAttrs. Keys in declaration order.
 std::string print_attrs(const Attrs&);
 size_t hash_attrs(const Attrs&);
-// The attrs type an op carries (index into Attrs).
+// The attrs type an op carries (index into Attrs), and a default-constructed value of it.
 size_t attrs_index_for(Op);
+Attrs default_attrs(Op);
 // Field names of the attrs struct of `op`, in declaration order (for parsers/docs).
 std::vector<std::string> attr_field_names(Op);
 // Attribute values as parsed from text: integers, floats, bools, identifiers
