@@ -75,6 +75,7 @@ class Lowering {
 
  private:
   std::string unary(Op op, const std::string& x);
+  std::string extern_value(NodeId n, const Index& idx);
   std::string binary(Op op, const std::string& a, const std::string& b);
   int add_binding(int buffer);
   std::vector<int> read_binding_, write_binding_;

@@ -368,6 +368,13 @@ std::string Lowering::value(NodeId n, const Index& idx) {
         r = value(node.inputs[0], xi);
         break;
       }
+      case OpClass::extern_: r = extern_value(n, idx); break;
+      case OpClass::mutation_output:
+        if (g[node.inputs[0]].op == Op::extern_) {  // copy(dst, src): the new dst is the extern's result
+          r = value(node.inputs[0], unravel(ravel(idx, node.type.shape), g[node.inputs[0]].type.shape));
+          break;
+        }
+        [[fallthrough]];
       default:
         fail("node '" + node.name + "' (" + std::string(op_name(node.op)) +
              ") is used where this kernel kind cannot compute it");
@@ -375,6 +382,34 @@ std::string Lowering::value(NodeId n, const Index& idx) {
   }
   memo_.back()[key] = r;
   return r;
+}
+
+// Extern kernels known to the interpreter, lowered as gathers:
+//   embedding(ids, table) (either order): out[..., d] = table[ids[...], d]
+//   copy(src): src's elements in out's shape; copy(dst, src): src broadcast to dst.
+std::string Lowering::extern_value(NodeId n, const Index& idx) {
+  const Node& node = g[n];
+  const std::string& kernel = std::get<ExternAttrs>(node.attrs).kernel;
+  if (kernel == "embedding" && node.inputs.size() == 2) {
+    bool ids_first = !is_float(g[node.inputs[0]].type.dtype);
+    NodeId ids = node.inputs[ids_first ? 0 : 1], table = node.inputs[ids_first ? 1 : 0];
+    int64_t V = g[table].type.shape[0];
+    Index ii(idx.begin(), idx.end() - 1);
+    std::string row = to_int(value(ids, ii));
+    row = m.ext(m.t_int(), "SClamp", row + " " + m.c_int(0) + " " + m.c_int(V - 1));
+    return round(node.type.dtype, value(table, {row, idx.back()}));
+  }
+  if (kernel == "copy" && node.inputs.size() == 1) {
+    NodeId src = node.inputs[0];
+    return round(node.type.dtype, value(src, unravel(ravel(idx, node.type.shape), g[src].type.shape)));
+  }
+  if (kernel == "copy" && node.inputs.size() == 2) {
+    const Shape& ds = g[node.inputs[0]].type.shape;
+    Index di = unravel(ravel(idx, node.type.shape), ds);
+    NodeId src = node.inputs[1];
+    return round(node.type.dtype, value(src, broadcast_index(di, ds, g[src].type.shape)));
+  }
+  fail("extern kernel '" + kernel + "' has no SPIR-V lowering (known: copy, embedding)");
 }
 
 // ---------------------------------------------------------------- pointwise kernels
@@ -412,7 +447,6 @@ void Lowering::lower_pointwise() {
 SpirvKernel Lowering::run() {
   bool has_template = false, has_reduce = false;
   for (auto& n : g.nodes) {
-    if (n.op == Op::extern_) fail("extern kernel '" + std::get<ExternAttrs>(n.attrs).kernel + "' has no SPIR-V lowering");
     has_template = has_template || n.op == Op::template_;
     has_reduce = has_reduce || is_reduction(n.op);
   }

@@ -632,4 +632,62 @@ RunResult VulkanRunner::run(const Plan& p, const std::vector<SpirvKernel>& kerne
   return result;
 }
 
+double VulkanRunner::copy_gbps(int64_t bytes, int reps) {
+  VulkanDevice& d = *d_;
+  if (!d.timestamps) return 0;
+  Resources r{d.dev};
+  VkBuffer bufs[2];
+  for (auto& b : bufs) {
+    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    bci.size = VkDeviceSize(bytes);
+    bci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    VKC(vkCreateBuffer, d.dev, &bci, nullptr, &b);
+    r.buffers.push_back(b);
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(d.dev, b, &req);
+    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    mai.allocationSize = req.size;
+    mai.memoryTypeIndex = d.memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
+    VkDeviceMemory mem;
+    VKC(vkAllocateMemory, d.dev, &mai, nullptr, &mem);
+    r.memories.push_back(mem);
+    VKC(vkBindBufferMemory, d.dev, b, mem, 0);
+  }
+  VkQueryPoolCreateInfo qpci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+  qpci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+  qpci.queryCount = 2;
+  VKC(vkCreateQueryPool, d.dev, &qpci, nullptr, &r.qpool);
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VKC(vkCreateFence, d.dev, &fci, nullptr, &r.fence);
+  VkCommandBuffer cmd;
+  VkCommandBufferAllocateInfo cbai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  cbai.commandPool = d.pool;
+  cbai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cbai.commandBufferCount = 1;
+  VKC(vkAllocateCommandBuffers, d.dev, &cbai, &cmd);
+  VkCommandBufferBeginInfo cbbi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  VKC(vkBeginCommandBuffer, cmd, &cbbi);
+  vkCmdResetQueryPool(cmd, r.qpool, 0, 2);
+  vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, r.qpool, 0);
+  VkBufferCopy bc{0, 0, VkDeviceSize(bytes)};
+  vkCmdCopyBuffer(cmd, bufs[0], bufs[1], 1, &bc);
+  vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, r.qpool, 1);
+  VKC(vkEndCommandBuffer, cmd);
+  std::vector<double> t;
+  for (int i = 0; i <= reps; ++i) {
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cmd;
+    VKC(vkQueueSubmit, d.queue, 1, &si, r.fence);
+    VKC(vkWaitForFences, d.dev, 1, &r.fence, VK_TRUE, UINT64_MAX);
+    VKC(vkResetFences, d.dev, 1, &r.fence);
+    uint64_t ts[2];
+    VKC(vkGetQueryPoolResults, d.dev, r.qpool, 0, 2, sizeof ts, ts, 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (i > 0) t.push_back(double(ts[1] - ts[0]) * d.timestamp_period * 1e-9);
+  }
+  vkFreeCommandBuffers(d.dev, d.pool, 1, &cmd);
+  std::sort(t.begin(), t.end());
+  return 2.0 * double(bytes) / t[t.size() / 2] / 1e9;
+}
+
 }  // namespace egfuse::spirv

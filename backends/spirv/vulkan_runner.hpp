@@ -38,6 +38,9 @@ class VulkanRunner {
   RunResult run(const Plan& p, const std::vector<SpirvKernel>& kernels, std::map<std::string, Tensor>& inputs,
                 const RunOptions& opt);
   int barriers_last_run() const { return barriers_; }
+  // Bandwidth of a device-to-device vkCmdCopyBuffer of `bytes` (read + write
+  // counted), median of `reps` timed copies: the reference for kernel GB/s.
+  double copy_gbps(int64_t bytes, int reps);
 
  private:
   std::unique_ptr<VulkanDevice> d_;

@@ -2,6 +2,7 @@
 // graph as one fused kernel, and a graph cut into one kernel per compute node.
 #pragma once
 
+#include <algorithm>
 #include <map>
 
 #include "egfuse/interp.hpp"
@@ -65,8 +66,11 @@ inline Plan fused_plan(const Graph& g, const TemplateRegistry& reg) {
   return p;
 }
 
-// One kernel per non-input node (every value materialized; no fusion).
-inline Plan split_plan(const Graph& g, const TemplateRegistry& reg) {
+// A plan from a partition of the graph's nodes: group_of[n] is the kernel of
+// node n (inputs: ignored). Groups run in order of their first node; a value
+// is materialized when a later group or the graph's outputs read it. A
+// mutation output must be in its template's group; it becomes an alias buffer.
+inline Plan partition_plan(const Graph& g, const std::vector<int>& group_of) {
   Plan p;
   p.graph_name = g.name;
   std::map<NodeId, int> buf;
@@ -83,57 +87,71 @@ inline Plan split_plan(const Graph& g, const TemplateRegistry& reg) {
     p.inputs.push_back(int(p.buffers.size()));
     p.buffers.push_back(b);
   }
-  for (NodeId n = 0; n < g.size(); ++n) {
-    if (g[n].op == Op::input || g[n].op == Op::mutation_output) continue;
+  auto users = g.users();
+  std::vector<int> order;
+  for (NodeId n = 0; n < g.size(); ++n)
+    if (g[n].op != Op::input && std::find(order.begin(), order.end(), group_of[n]) == order.end())
+      order.push_back(group_of[n]);
+  for (int grp : order) {
     PlanKernel k;
-    k.name = "k" + std::to_string(p.kernels.size()) + "_" + std::string(op_name(g[n].op));
     std::map<NodeId, NodeId> local;
-    for (NodeId in : g[n].inputs)
-      if (!local.count(in)) {
-        Node x;
-        x.op = Op::input;
-        x.name = g[in].name;
-        x.type = TensorType{g[in].type.dtype, g[in].type.shape, {}, 0};
-        x.attrs = InputAttrs{g[in].op == Op::input && std::get<InputAttrs>(g[in].attrs).is_mutable};
-        local[in] = k.body.add(x);
-        k.reads.push_back(buf.at(in));
+    std::string ops;
+    for (NodeId n = 0; n < g.size(); ++n) {
+      if (g[n].op == Op::input || group_of[n] != grp) continue;
+      for (NodeId in : g[n].inputs)
+        if (!local.count(in) && (g[in].op == Op::input || group_of[in] != grp)) {
+          Node x;
+          x.op = Op::input;
+          x.name = g[in].name;
+          x.type = TensorType{g[in].type.dtype, g[in].type.shape, {}, 0};
+          x.attrs = InputAttrs{g[in].op == Op::input && std::get<InputAttrs>(g[in].attrs).is_mutable};
+          local[in] = k.body.add(x);
+          k.reads.push_back(buf.at(in));
+        }
+      Node c = g[n];
+      for (auto& i : c.inputs) i = local.at(i);
+      local[n] = k.body.add(c);
+      if (ops.size() < 24 && g[n].op != Op::mutation_output && g[n].op != Op::constant)
+        ops += "_" + (g[n].op == Op::template_ ? std::get<TemplateAttrs>(g[n].attrs).kind : std::string(op_name(g[n].op)));
+    }
+    for (NodeId n = 0; n < g.size(); ++n) {
+      if (g[n].op == Op::input || group_of[n] != grp) continue;
+      bool needed = out_name.count(n) > 0 || g[n].op == Op::mutation_output;
+      for (NodeId u : users[n]) needed = needed || group_of[u] != grp;
+      if (!needed) continue;
+      k.body.outputs.push_back({g[n].name, local.at(n)});
+      PlanBuffer b;
+      b.name = g[n].name;
+      b.type = TensorType{g[n].type.dtype, g[n].type.shape, {}, 0};
+      if (g[n].op == Op::mutation_output) {
+        NodeId t = g[n].inputs[0];
+        b.role = BufferRole::alias;
+        b.alias_of = buf.at(g[t].inputs[size_t(std::get<MutationOutputAttrs>(g[n].attrs).input)]);
+        b.type = p.buffers[size_t(b.alias_of)].type;
+        b.storage = p.buffers[size_t(b.alias_of)].storage;
+      } else {
+        b.role = out_name.count(n) ? BufferRole::output : BufferRole::temp;
+        b.storage = int(p.buffers.size());
       }
-    Node c = g[n];
-    for (auto& i : c.inputs) i = local.at(i);
-    NodeId me = k.body.add(c);
-    k.body.outputs.push_back({g[n].name, me});
-    PlanBuffer b;
-    b.name = g[n].name;
-    b.type = TensorType{g[n].type.dtype, g[n].type.shape, {}, 0};
-    b.role = out_name.count(n) ? BufferRole::output : BufferRole::temp;
-    b.storage = int(p.buffers.size());
-    buf[n] = int(p.buffers.size());
-    k.writes.push_back(int(p.buffers.size()));
-    p.buffers.push_back(b);
-    // Mutation outputs of a template are written by its kernel.
-    for (NodeId m = n + 1; m < g.size(); ++m)
-      if (g[m].op == Op::mutation_output && g[m].inputs[0] == n) {
-        Node mo = g[m];
-        mo.inputs = {me};
-        NodeId lm = k.body.add(mo);
-        k.body.outputs.push_back({g[m].name, lm});
-        NodeId src = g[n].inputs[size_t(std::get<MutationOutputAttrs>(g[m].attrs).input)];
-        PlanBuffer a;
-        a.name = g[m].name;
-        a.role = BufferRole::alias;
-        a.alias_of = buf.at(src);
-        a.type = p.buffers[size_t(a.alias_of)].type;
-        a.storage = p.buffers[size_t(a.alias_of)].storage;
-        buf[m] = int(p.buffers.size());
-        k.writes.push_back(int(p.buffers.size()));
-        p.buffers.push_back(a);
-      }
+      buf[n] = int(p.buffers.size());
+      k.writes.push_back(int(p.buffers.size()));
+      p.buffers.push_back(b);
+    }
+    k.name = "k" + std::to_string(p.kernels.size()) + ops;
     k.kind = kind_of(k.body);
     p.kernels.push_back(std::move(k));
   }
   for (auto& o : g.outputs) p.outputs.push_back({o.name, buf.at(o.node)});
-  (void)reg;
   return p;
+}
+
+// One kernel per node (every value materialized; mutation outputs stay with
+// their template or extern).
+inline Plan split_plan(const Graph& g, const TemplateRegistry&) {
+  std::vector<int> group(g.size(), -1);
+  for (NodeId n = 0; n < g.size(); ++n)
+    group[n] = g[n].op == Op::mutation_output ? group[g[n].inputs[0]] : int(n);
+  return partition_plan(g, group);
 }
 
 }  // namespace egfuse::testing

@@ -417,3 +417,28 @@ TEST_CASE("a device without 16-bit storage gets a clear error for f16 buffers, n
 TEST_CASE("an assembly error names the line") {
   CHECK_THROWS_WITH(assemble_spirv("OpCapability Shader\nOpBogus %x\n", "bad"), Catch::Contains("bad.spvasm:2"));
 }
+
+TEST_CASE("extern kernels: embedding gather with an epilogue, copy into a mutable input") {
+  Graph g;
+  Builder b(g, TemplateRegistry::builtin());
+  NodeId ids = b.input("ids", tt(DType::i64, {2, 3}));
+  NodeId table = b.input("table", tt(DType::f32, {10, 8}));
+  NodeId dst = b.input("dst", tt(DType::f32, {4, 8}), true);
+  NodeId e = b.extern_kernel("embedding", {ids, table}, tt(DType::f32, {2, 3, 8}));
+  NodeId c = b.extern_kernel("copy", {dst, b.input("row", tt(DType::f32, {8}))}, tt(DType::f32, {4, 8}), {0});
+  b.output(b.unary(Op::neg, e), "neg");
+  b.output(mutation_outputs(g, c)[0], "dst_new");
+  std::map<std::string, Tensor> in{{"table", make(DType::f32, {10, 8}, 61)}, {"dst", make(DType::f32, {4, 8}, 62)},
+                                   {"row", make(DType::f32, {8}, 63)}};
+  in["ids"].type = tt(DType::i64, {2, 3});
+  in["ids"].data = {9, 0, 3, 3, 7, 1};
+  auto r = run(split_plan(g, TemplateRegistry::builtin()), in);
+  std::vector<double> want, wdst;
+  for (double id : in["ids"].data)
+    for (int d = 0; d < 8; ++d) want.push_back(-in["table"].data[size_t(id * 8 + d)]);
+  for (int i = 0; i < 4; ++i)
+    for (int d = 0; d < 8; ++d) wdst.push_back(in["row"].data[size_t(d)]);
+  check_close(r.outputs.at("neg"), want, DType::f32);
+  check_close(r.outputs.at("dst_new"), wdst, DType::f32);
+  check_close(in.at("dst"), wdst, DType::f32);
+}
