@@ -196,6 +196,24 @@ struct control : pegtl::normal<Rule> {
 };
 
 // ---------------------------------------------------------------- resolution
+// Shapes and shape-like attributes beyond 2^40 elements are refused before type
+// inference, which multiplies dimensions without overflow checks.
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+bool too_large(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < -kMaxElements || d > kMaxElements) return true;
+    if (d > 0 && (__builtin_mul_overflow(n, d, &n) || n > kMaxElements)) return true;
+  }
+  return false;
+}
+bool attrs_too_large(const Attrs& a) {
+  if (auto* r = std::get_if<ReshapeAttrs>(&a)) return too_large(r->shape);
+  if (auto* e = std::get_if<ExpandAttrs>(&a)) return too_large(e->shape);
+  if (auto* s = std::get_if<SliceAttrs>(&a)) return too_large({s->dim}) || too_large({s->start}) || too_large({s->end}) || too_large({s->step});
+  return false;
+}
+
 class Resolver {
  public:
   Resolver(std::shared_ptr<const SourceFile> file, const TemplateRegistry& reg, Diagnostics& diags)
@@ -239,6 +257,10 @@ class Resolver {
     n.op = Op::input;
     n.attrs = InputAttrs{s.is_mutable};
     n.type = s.type->type;
+    if (too_large(n.type.shape) || too_large(n.type.strides) || too_large({n.type.offset})) {
+      error(span(*s.type), "E-graph-type", "input '" + s.name.text + "' is too large (at most 2^40 elements)");
+      return;
+    }
     std::string err;
     if (!infer_type(graph_, n, reg_, err)) {
       error(span(*s.type), "E-graph-type", "input '" + s.name.text + "': " + err);
@@ -331,6 +353,10 @@ class Resolver {
         return;
       }
       n.type = s.type->type;
+    }
+    if (attrs_too_large(n.attrs) || (s.type && too_large(s.type->type.shape))) {
+      error(span(s.head), "E-graph-type", "'" + s.name.text + "' is too large (at most 2^40 elements)");
+      return;
     }
     std::string err;
     auto t = infer_type(graph_, n, reg_, err);
