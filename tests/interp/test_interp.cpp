@@ -204,9 +204,9 @@ TEST_CASE("reductions") {
   CHECK(b.type.dtype == DType::i64);
   check_values(b, {3});
   // f16 input: f32 accumulation, one rounding at the store.
-  std::vector<double> many(2048, 1.0);
-  auto h = eval1("  input h: f16[2048]\n  y = sum(h) {axes=[0]}\n  output y\n", {{"h", T(DType::f16, {2048}, many)}});
-  check_values(h, {2048}, 0);  // an f16 running sum would stop at 2048 only by luck; f32 is exact here
+  std::vector<double> many(4096, 1.0);
+  auto h = eval1("  input h: f16[4096]\n  y = sum(h) {axes=[0]}\n  output y\n", {{"h", T(DType::f16, {4096}, many)}});
+  check_values(h, {4096}, 0);  // an f16 accumulator would stick at 2048 (1 is half an ulp there)
 }
 
 TEST_CASE("templates: mm, bmm, addmm with f32 accumulation") {
