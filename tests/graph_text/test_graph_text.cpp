@@ -99,7 +99,7 @@ TEST_CASE("malformed inputs report the exact position and message") {
     expected_path.replace_extension(".expected");
     REQUIRE(fs::exists(expected_path));
     Diagnostics d;
-    auto g = parse_graph(name, read(p), TemplateRegistry::builtin(), d);
+    auto g = parse_graph(name, read(p), testing::test_registry(), d);
     CHECK_FALSE(g);
     CHECK(d.has_errors());
     d.sort();
@@ -194,7 +194,7 @@ TEST_CASE("templates, mutation outputs and externs round-trip") {
       "  input idx: i64[2]\n"
       "  input ks: f32[2, 8]\n"
       "  input vs: f32[2, 8]\n"
-      "  w = kv_update_pair(k, v, idx, ks, vs) : f32[2, 8]\n"
+      "  w = kv_cache_update_pair(k, v, idx, ks, vs) : f32[2, 8]\n"
       "  k2 = mutation_output(w) : f32[16, 8]\n"
       "  v2 = mutation_output(w) {input=1} : f32[16, 8]\n"
       "  e = extern \"copy\"(v2, ks) {mutates=[0]} : f32[16, 8]\n"

@@ -1,6 +1,6 @@
 // The template registry the graph-text and interpreter tests use: the
 // built-ins plus the in-place kinds the standard rules declare
-// (kv_cache_update: index_copy; kv_update_pair: index_copy_pair;
+// (kv_cache_update: index_copy; kv_cache_update_pair: index_copy_pair;
 // mm_accumulate: gemm_accumulate).
 #pragma once
 
@@ -22,7 +22,7 @@ inline TemplateRegistry test_registry() {
   kv.out_shape = {var("T"), var("D")};
   reg.add(kv, err);
   TemplateKind pair;
-  pair.name = "kv_update_pair";
+  pair.name = "kv_cache_update_pair";
   pair.impl = "index_copy_pair";
   pair.epilogue = false;
   pair.inputs = {{"k", {var("S"), var("D")}, {}, false, true},

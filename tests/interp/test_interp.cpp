@@ -274,7 +274,7 @@ TEST_CASE("mutation: chained writes, paired caches, accumulation, writes through
         "graph t {\n"
         "  input mutable k: f32[2, 2]\n  input mutable v: f32[2, 2]\n  input i: i64[1]\n"
         "  input ks: f32[1, 2]\n  input vs: f32[1, 2]\n"
-        "  w = kv_update_pair(k, v, i, ks, vs)\n  k2 = mutation_output(w)\n  v2 = mutation_output(w) {input=1}\n"
+        "  w = kv_cache_update_pair(k, v, i, ks, vs)\n  k2 = mutation_output(w)\n  v2 = mutation_output(w) {input=1}\n"
         "  output w, k2, v2\n"
         "}\n");
     std::map<std::string, Tensor> in = {{"k", F({2, 2}, {0, 0, 0, 0})}, {"v", F({2, 2}, {1, 1, 1, 1})},

@@ -3,11 +3,13 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "egfuse/graph_text.hpp"
+#include "egfuse/rule_ast.hpp"
 
 namespace egfuse::cli {
 
@@ -15,15 +17,17 @@ void add_rules_option(CLI::App& sub, std::vector<std::string>& rules) {
   sub.add_option("--rules", rules, "Rule files declaring extra template kinds")->check(CLI::ExistingFile);
 }
 
-TemplateRegistry load_registry(const std::vector<std::string>& rules, Diagnostics& diags) {
+TemplateRegistry load_registry(const std::vector<std::string>& extra, Diagnostics& diags) {
   TemplateRegistry reg = TemplateRegistry::builtin();
-  // Rule files need the rule front end (engine/rules); until it is in the
-  // library only the built-in kinds (mm, bmm, addmm) are known.
-  for (const std::string& r : rules) {
-    SourceSpan s;
-    s.file = make_source(r, "");
-    diags.error(s, "E-rules-unavailable", "this build cannot read rule files yet; only built-in template kinds are known");
-  }
+  // The standard rules declare the in-place kinds (kv_cache_update, ...); an
+  // installation without them still knows the built-ins.
+  std::vector<std::string> files;
+  for (const std::string& f : rules::standard_rule_files())
+    if (std::ifstream(f).good()) files.push_back(f);
+  files.insert(files.end(), extra.begin(), extra.end());
+  if (files.empty()) return reg;
+  rules::RuleSet set = rules::load_rules(files, diags);
+  set.register_templates(reg, diags);
   return reg;
 }
 

@@ -19,9 +19,9 @@ namespace egfuse::cli {
 // Adds `--rules FILE...` (rule files whose template kinds graphs may use).
 void add_rules_option(CLI::App& sub, std::vector<std::string>& rules);
 
-// The built-in kinds plus those declared in `rules` (and the standard rule
-// files when the rule front end is available). Problems go to diags.
-TemplateRegistry load_registry(const std::vector<std::string>& rules, Diagnostics& diags);
+// The built-in kinds plus those declared in the standard rule files (when
+// present) and in `extra`. Problems go to diags.
+TemplateRegistry load_registry(const std::vector<std::string>& extra, Diagnostics& diags);
 
 // Parses a graph file; with `verify_too`, also runs the verifier.
 std::optional<Graph> load_graph_file(const std::string& path, const TemplateRegistry& reg, Diagnostics& diags,
