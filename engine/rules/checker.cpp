@@ -19,7 +19,7 @@ namespace {
 // matched), pos (an input position: ?xs... = its length, an integer, or an input
 // name), kind (a template kind name), shape (a term or a [shape] literal),
 // varargs (a ?xs... variable), key (an attribute name).
-enum class Arg : uint8_t { term, node, pos, kind, shape, varargs, key };
+enum class Arg : uint8_t { term, terms, node, pos, kind, shape, varargs, key };
 enum class Val : uint8_t { boolean, shape, dtype, integer, number, attr };
 
 struct GuardFn {
@@ -38,8 +38,8 @@ const std::map<std::string, GuardFn>& guard_functions() {
       {"allowed_prologue", {{Arg::node, Arg::pos}, 2, Val::boolean}},
       {"mutates", {{Arg::node, Arg::pos}, 1, Val::boolean}},
       {"reads", {{Arg::node, Arg::term}, 2, Val::boolean}},
-      {"reads_mutated_by", {{Arg::term, Arg::node}, 2, Val::boolean}},
-      {"broadcasts_to", {{Arg::term, Arg::shape}, 2, Val::boolean}},
+      {"reads_mutated_by", {{Arg::terms, Arg::node}, 2, Val::boolean}},
+      {"broadcasts_to", {{Arg::terms, Arg::shape}, 2, Val::boolean}},
       {"is_const", {{Arg::term}, 1, Val::boolean}},
       {"is_symbol", {{Arg::term}, 1, Val::boolean}},
       {"not_equal", {{Arg::term, Arg::term}, 2, Val::boolean}},
@@ -388,8 +388,10 @@ class Checker {
         if (it == vars.end())
           error(p.span, "E-unbound-var", "?" + p.name + " in the guard is not bound by the left side");
         else if (it->second.kind != k && !(k == VarKind::term && it->second.kind == VarKind::op && kind == Arg::node))
-          error(p.span, "E-var-kind", "?" + p.name + " is " + var_kind_name(it->second.kind) + ", used here as " +
-                                          var_kind_name(k), &it->second.span, "bound here");
+          error(p.span, "E-var-kind",
+                "?" + p.name + " is " + var_kind_name(it->second.kind) + ", used here as " + var_kind_name(k) +
+                    (it->second.kind == VarKind::varargs ? " (write ?" + p.name + "...)" : std::string()),
+                &it->second.span, "bound here");
       }
       for (auto& c : p.args) check_vars(c);
     };
@@ -415,10 +417,11 @@ class Checker {
       case Arg::key:
         if (a.kind != Pattern::Kind::symbol) return bad("an attribute name");
         return;
+      case Arg::terms:
       case Arg::term:
       case Arg::node:
       case Arg::shape:
-        if (a.kind == Pattern::Kind::varargs) return bad("a term (not a variadic variable)");
+        if (a.kind == Pattern::Kind::varargs && kind != Arg::terms) return bad("a term (not a variadic variable)");
         if (a.kind == Pattern::Kind::apply && !a.op_is_var) {
           VarMap scratch;
           pattern(a, scratch, false, false);
