@@ -1,6 +1,7 @@
 // Reduction kernels: one reduction node with its pointwise prologue (anything
 // feeding it) and epilogue (pointwise ops after it, at the reduced shape).
-// Long rows: one workgroup per output element, a strided per-invocation loop,
+// Rows of 128 or more: one workgroup per output element (looping over output
+// elements when there are more than workgroups), a strided per-invocation loop,
 // then a subgroup reduction (subgroup size and count come from the device
 // built-ins, never assumed) and a pass over the per-subgroup partials in
 // shared memory. Short rows: one invocation per output element.
@@ -109,7 +110,7 @@ void Lowering::lower_reduction() {
     pop_scope();
   };
 
-  if (R < 128 || O >= 65536) {
+  if (R < 128) {
     // One invocation per output element.
     uint32_t wg = std::min<uint32_t>(256, lim.max_invocations);
     grid_stride(O, wg, [&](const std::string& o) {
