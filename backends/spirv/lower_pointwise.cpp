@@ -428,17 +428,28 @@ void Lowering::grid_stride(int64_t numel, uint32_t wg, const std::function<void(
 
 void Lowering::lower_pointwise() {
   if (g.outputs.empty()) fail("kernel writes nothing");
-  int64_t numel = g[g.outputs[0].node].type.numel();
-  for (auto& o : g.outputs)
-    if (g[o.node].type.numel() != numel)
-      fail("pointwise outputs of different sizes (" + shape_string(g[g.outputs[0].node].type.shape) + " and " +
-           shape_string(g[o.node].type.shape) + ")");
+  // Outputs of different sizes (horizontal fusion) share one grid over the
+  // largest; the smaller ones are guarded.
+  int64_t numel = 0;
+  for (auto& o : g.outputs) numel = std::max(numel, g[o.node].type.numel());
   uint32_t wg = std::min<uint32_t>(256, lim.max_invocations);
   grid_stride(numel, wg, [&](const std::string& i) {
     for (size_t j = 0; j < g.outputs.size(); ++j) {
       const Shape& s = g[g.outputs[j].node].type.shape;
-      Index idx = unravel(i, s);
-      store(binding_of_output(j), idx, value(g.outputs[j].node, idx));
+      auto write = [&] {
+        Index idx = unravel(i, s);
+        store(binding_of_output(j), idx, value(g.outputs[j].node, idx));
+      };
+      int64_t n = g[g.outputs[j].node].type.numel();
+      if (n == numel) {
+        write();
+      } else {
+        m.if_then(m.ins(m.t_bool(), "OpSLessThan " + i + " " + m.c_int(n)), [&] {
+          push_scope();
+          write();
+          pop_scope();
+        });
+      }
     }
   });
 }

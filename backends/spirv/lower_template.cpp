@@ -138,7 +138,7 @@ void Lowering::lower_template() {
     std::string in = m.ins(bt, "OpLogicalAnd " + m.ins(bt, "OpSLessThan " + r + " " + m.c_int(rmax)) + " " +
                                    m.ins(bt, "OpSLessThan " + c + " " + m.c_int(cmax)));
     std::string rc = m.ext(ti, "SMin", r + " " + m.c_int(rmax - 1)), cc = m.ext(ti, "SMin", c + " " + m.c_int(cmax - 1));
-    Index idx = batched ? Index{gz, rc, cc} : Index{rc, cc};
+    Index idx = g[node].type.rank() == 3 ? Index{gz, rc, cc} : Index{rc, cc};
     return m.ins(f, "OpSelect " + in + " " + value(node, idx) + " " + m.c_float(0));
   };
 

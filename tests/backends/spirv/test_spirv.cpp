@@ -439,3 +439,19 @@ TEST_CASE("extern kernels: embedding gather with an epilogue, copy into a mutabl
   check_close(r.outputs.at("dst_new"), wdst, DType::f32);
   check_close(in.at("dst"), wdst, DType::f32);
 }
+
+TEST_CASE("horizontally fused pointwise kernel with outputs of different sizes") {
+  Graph g;
+  Builder b(g, TemplateRegistry::builtin());
+  NodeId x = b.input("x", tt(DType::f32, {10, 10}));
+  NodeId y = b.input("y", tt(DType::f32, {37}));
+  b.output(b.binary(Op::mul, x, x), "sq");
+  b.output(b.unary(Op::abs, y), "ay");
+  std::map<std::string, Tensor> in{{"x", make(DType::f32, {10, 10}, 71)}, {"y", make(DType::f32, {37}, 72)}};
+  auto r = run(fused_plan(g, TemplateRegistry::builtin()), in);
+  std::vector<double> sq, ay;
+  for (double v : in["x"].data) sq.push_back(v * v);
+  for (double v : in["y"].data) ay.push_back(std::abs(v));
+  check_close(r.outputs.at("sq"), sq, DType::f32);
+  check_close(r.outputs.at("ay"), ay, DType::f32);
+}
