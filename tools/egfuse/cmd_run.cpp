@@ -3,6 +3,8 @@
 // with the reference interpreter on the same random inputs.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -87,6 +89,16 @@ int run_command(const RunCliOptions& o) {
       rows.push_back({name, "mutated input", (*g)[n].type.dtype, compare(dev_inputs.at(name), ref_inputs.at(name), tol), tol});
     }
   for (auto& r : rows) ok = ok && r.c.ok;
+  // Relative error over the reference's non-zero elements (|ref| = 0 makes it infinite).
+  auto finite_rel = [](const Tensor& a, const Tensor& b) {
+    double m = 0;
+    for (size_t i = 0; i < a.data.size() && i < b.data.size(); ++i)
+      if (b.data[i] != 0) m = std::max(m, std::abs(a.data[i] - b.data[i]) / std::abs(b.data[i]));
+    return m;
+  };
+  for (auto& r : rows)
+    r.c.max_rel = r.what == "output" ? finite_rel(got.outputs.at(r.name), want.at(r.name))
+                                     : finite_rel(dev_inputs.at(r.name), ref_inputs.at(r.name));
 
   if (o.json) {
     std::cout << "{\"graph\":\"" << g->name << "\",\"backend\":\"" << o.backend << "\",\"device\":\"" << got.device
