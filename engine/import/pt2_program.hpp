@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "egfuse/import.hpp"
 #include "egfuse/interp.hpp"
 #include "egfuse/ir.hpp"
 
@@ -129,5 +131,18 @@ class ZipArchive {
 
 // Decodes `bytes` (the raw little-endian storage) into a dense tensor.
 Tensor decode_tensor(const std::string& bytes, const TensorMeta& meta, const std::string& what);
+
+}  // namespace egfuse::pt2
+
+namespace egfuse::pt2 {
+
+// Loads the data of a parameter/buffer/constant placeholder; nullopt when the
+// importer has no archive (JSON alone). Throws FormatError on damaged data.
+using WeightLoader = std::function<std::optional<Tensor>(const InputSpec&)>;
+
+// Lowers the program into `out.graph` (aten_ops.cpp). Throws FormatError for
+// input it cannot make sense of; unknown ops become extern kernels.
+void lower_program(const Program& p, const WeightLoader& load, const TemplateRegistry& reg, ImportedProgram& out,
+                   Diagnostics& diags);
 
 }  // namespace egfuse::pt2
