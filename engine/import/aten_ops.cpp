@@ -213,6 +213,7 @@ class Lowering {
   const pt2::Graph* cur = nullptr;
   const Node* node = nullptr;                               // node being lowered (for messages)
   std::string hint = "v";                                   // torch name of the value being built
+  std::string key;                                          // table key of the node (functional form of in-place ops)
   std::map<std::string, std::vector<std::string>> externs;  // target -> values it produced
   std::map<NodeId, std::string> torch_names;                // node -> torch value it stands for
   std::set<std::string> mutable_inputs;
@@ -833,7 +834,7 @@ const UnarySpec kUnary[] = {
 };
 void h_unary(Lowering& L, const Node& n) {
   Op op = Op::neg;
-  std::string key = n.target.substr(10);
+  const std::string& key = L.key;
   for (auto& u : kUnary)
     if (key == u.target) op = u.op;
   if (op == Op::logical_not && key == "aten.bitwise_not.default" && L.dtype_of(L.tensor_arg(n, "self", 0)) != DType::boolean)
@@ -929,10 +930,11 @@ bool is_compare(Op op) {
          op == Op::logical_and || op == Op::logical_or;
 }
 void h_binary(Lowering& L, const Node& n) {
-  std::string key = n.target.substr(10);
+  const std::string& key = L.key;
   const BinarySpec* spec = nullptr;
   for (auto& s : kBinary)
     if (key == s.target) spec = &s;
+  if (!spec) return L.fallback(n);
   bool pow_scalar_base = key == "aten.pow.Scalar";
   Operand x = L.operand(n, pow_scalar_base ? "self" : "self", 0);
   Operand y = L.operand(n, pow_scalar_base ? "exponent" : (key.find("pow") != std::string::npos ? "exponent" : "other"), 1);
@@ -1642,6 +1644,7 @@ void Lowering::lower_node(const Node& n) {
       }
       return;
     }
+    this->key = functional;
     it->second(*this, n);
     if (names.empty() || names[0].empty()) return;
     Value res = value(names[0]);
@@ -1661,6 +1664,7 @@ void Lowering::lower_node(const Node& n) {
     return;
   }
 
+  this->key = key;
   auto it = handlers().find(key);
   if (it == handlers().end()) {
     if (names.empty() || std::all_of(names.begin(), names.end(), [](auto& s) { return s.empty(); })) {
