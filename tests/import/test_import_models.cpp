@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "egfuse/graph_text.hpp"
 #include "egfuse/import.hpp"
 #include "egfuse/templates.hpp"
 #include "fixture.hpp"
@@ -66,6 +67,17 @@ void check_model(const ModelCase& mc) {
   // every non-user input has data
   for (NodeId i : p.graph.inputs())
     if (p.graph[i].name != mc.input) CHECK(p.weights.count(p.graph[i].name) == 1);
+
+  // the graph text of the import (egfuse import -o) parses back to the same graph
+  {
+    std::string text = print_graph(p.graph);
+    Diagnostics pd;
+    auto back = parse_graph(std::string(mc.name) + ".graph", text, reg, pd);
+    INFO(pd.render());
+    REQUIRE(back);
+    CHECK(back->size() == p.graph.size());
+    CHECK(print_graph(*back) == text);
+  }
 
   std::map<std::string, Tensor> inputs = p.weights;
   Tensor x = test::seeded_input(fx.input_dtype, fx.input_shape, fx.seed, fx.bound);

@@ -10,11 +10,8 @@
 
 #include "egfuse/import.hpp"
 #include "egfuse/templates.hpp"
-#include "tools/egfuse/command.hpp"
-#if __has_include("egfuse/graph_text.hpp")
 #include "egfuse/graph_text.hpp"
-#define EGFUSE_IMPORT_HAS_GRAPH_TEXT 1
-#endif
+#include "tools/egfuse/command.hpp"
 
 namespace egfuse::cli {
 namespace {
@@ -54,13 +51,9 @@ int run_import(const ImportOptions& o) {
     externs += n.op == Op::extern_;
   }
   if (!o.output.empty()) {
-#ifdef EGFUSE_IMPORT_HAS_GRAPH_TEXT
     std::ofstream f(o.output);
     if (!f) throw Error(o.output + ": cannot write");
     f << print_graph(g);
-#else
-    throw Error("-o needs the graph text printer, which this build lacks");
-#endif
   }
   if (o.json) {
     nlohmann::json j;
