@@ -35,6 +35,10 @@ double store(DType dt, double v) {
 }
 
 Tensor make_tensor(DType dt, Shape s, double fill = 0) {
+  for (auto d : s)
+    if (d < 0) throw FormatError("E-pt2-shape", "negative dimension in " + shape_string(s));
+  if (numel_of(s) > (int64_t(1) << 26))
+    throw FormatError("E-pt2-size", "an import-time constant of shape " + shape_string(s) + " is too large");
   Tensor t;
   t.type.dtype = dt;
   t.type.shape = std::move(s);
@@ -59,17 +63,27 @@ Tensor strided(const Tensor& a, const Shape& shape, const std::vector<int64_t>& 
 }
 
 Tensor h_reshape(Tensor a, Shape s) {
+  if (numel_of(s) != int64_t(a.data.size())) throw FormatError("E-pt2-shape", "reshape changes the element count");
   a.type.shape = std::move(s);
   return a;
 }
 Tensor h_permute(const Tensor& a, const std::vector<int64_t>& perm) {
+  std::vector<int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i)
+    if (sorted[i] != int64_t(i) || sorted.size() != a.type.shape.size())
+      throw FormatError("E-pt2-arg", "not a permutation of " + shape_string(a.type.shape));
   auto st = contiguous_strides(a.type.shape);
   Shape s;
   std::vector<int64_t> ps;
   for (auto p : perm) s.push_back(a.type.shape[size_t(p)]), ps.push_back(st[size_t(p)]);
   return strided(a, s, ps, 0);
 }
+std::optional<Shape> bshape(const Shape& a, const Shape& b);
 Tensor h_expand(const Tensor& a, const Shape& s) {
+  auto b = bshape(a.type.shape, s);
+  if (!b || *b != s)
+    throw FormatError("E-pt2-shape", "cannot expand " + shape_string(a.type.shape) + " to " + shape_string(s));
   auto st = contiguous_strides(a.type.shape);
   std::vector<int64_t> es(s.size(), 0);
   size_t lead = s.size() - a.type.shape.size();
@@ -78,6 +92,9 @@ Tensor h_expand(const Tensor& a, const Shape& s) {
   return strided(a, s, es, 0);
 }
 Tensor h_slice(const Tensor& a, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (dim < 0 || dim >= int64_t(a.type.shape.size()) || start < 0 || end < start || end > a.type.shape[size_t(dim)] ||
+      step < 1)
+    throw FormatError("E-pt2-arg", "slice out of range");
   auto st = contiguous_strides(a.type.shape);
   Shape s = a.type.shape;
   s[size_t(dim)] = std::max<int64_t>(0, (end - start + step - 1) / step);
@@ -113,6 +130,13 @@ Tensor h_binary(const Tensor& a, const Tensor& b, DType out, F f) {
 }
 Tensor h_cat(const std::vector<Tensor>& xs, int64_t dim, DType dt) {
   Shape s = xs[0].type.shape;
+  for (auto& x : xs) {
+    Shape a = x.type.shape, c = s;
+    if (a.size() != c.size() || dim < 0 || dim >= int64_t(a.size()))
+      throw FormatError("E-pt2-shape", "cat of tensors of different ranks");
+    a[size_t(dim)] = c[size_t(dim)] = 0;
+    if (a != c) throw FormatError("E-pt2-shape", "cat of " + shape_string(x.type.shape) + " and " + shape_string(s));
+  }
   int64_t total = 0;
   for (auto& x : xs) total += x.type.shape[size_t(dim)];
   s[size_t(dim)] = total;
@@ -355,6 +379,14 @@ class Lowering {
     return o;
   }
 
+  // A dimension argument, negative counting from the end; must be in range.
+  int64_t dim(int64_t d, int64_t rank) const {
+    int64_t r = d < 0 ? d + rank : d;
+    if (r < 0 || r >= std::max<int64_t>(rank, 1))
+      fail("E-pt2-arg", "dimension " + std::to_string(d) + " is out of range for rank " + std::to_string(rank));
+    return r;
+  }
+
   // ---------------------------------------------------------------- values
   const Value& value(const std::string& name) const {
     auto it = vals.find(name);
@@ -427,6 +459,7 @@ class Lowering {
   }
   void bind_folded(const std::string& name, Tensor t) {
     if (name.empty()) return;
+    if (int64_t(t.data.size()) != numel_of(t.type.shape)) fail("E-pt2-shape", "folded value of the wrong size");
     check_shape(name, t.type.shape);
     Value v;
     v.folded = std::make_shared<const Tensor>(std::move(t));
@@ -514,7 +547,6 @@ class Lowering {
 };
 
 // ================================================================ helpers used by handlers
-int64_t norm_dim(int64_t d, int64_t rank) { return d < 0 ? d + rank : d; }
 
 // A [n, m] f32 selection matrix with ones at (j, j + offset).
 Tensor selection_matrix(int64_t n, int64_t m, int64_t offset) {
@@ -683,7 +715,10 @@ void h_to(Lowering& L, const Node& n) {  // to.dtype / to.dtype_layout / to.devi
 void h_reshape_like(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   Shape s = L.out_type(n).shape;
-  if (L.is_folded(src)) return L.bind_folded(out0(n), h_reshape(L.folded(src), s));
+  if (L.is_folded(src)) {
+    if (numel_of(s) != numel_of(L.shape_of(src))) L.fail("E-pt2-shape", "reshape changes the element count");
+    return L.bind_folded(out0(n), h_reshape(L.folded(src), s));
+  }
   L.bind(out0(n), L.reshape(L.node_of(src), s), src);
 }
 
@@ -695,7 +730,11 @@ void do_permute(Lowering& L, const Node& n, std::vector<int64_t> perm) {
 void h_permute_op(Lowering& L, const Node& n) {
   int64_t r = int64_t(L.shape_of(L.tensor_arg(n, "self", 0)).size());
   auto p = L.ints_arg(n, "dims", 1);
-  for (auto& d : p) d = norm_dim(d, r);
+  for (auto& d : p) d = L.dim(d, r);
+  std::vector<int64_t> sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i)
+    if (sorted[i] != int64_t(i) || int64_t(p.size()) != r) L.fail("E-pt2-arg", "dims is not a permutation");
   do_permute(L, n, p);
 }
 void h_transpose(Lowering& L, const Node& n) {
@@ -703,7 +742,7 @@ void h_transpose(Lowering& L, const Node& n) {
   std::vector<int64_t> p(static_cast<size_t>(r));
   std::iota(p.begin(), p.end(), 0);
   if (r >= 2 || n.target.find(".t.") == std::string::npos) {
-    int64_t a = r == 0 ? 0 : norm_dim(L.int_arg(n, "dim0", 1, r - 2), r), c = r == 0 ? 0 : norm_dim(L.int_arg(n, "dim1", 2, r - 1), r);
+    int64_t a = r == 0 ? 0 : L.dim(L.int_arg(n, "dim0", 1, r - 2), r), c = r == 0 ? 0 : L.dim(L.int_arg(n, "dim1", 2, r - 1), r);
     if (r > 0) std::swap(p[size_t(a)], p[size_t(c)]);
   }
   do_permute(L, n, p);
@@ -711,7 +750,11 @@ void h_transpose(Lowering& L, const Node& n) {
 void h_expand(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   Shape s = L.out_type(n).shape;
-  if (L.is_folded(src)) return L.bind_folded(out0(n), h_expand(L.folded(src), s));
+  if (L.is_folded(src)) {
+    auto b = bshape(L.shape_of(src), s);
+    if (!b || *b != s) L.fail("E-pt2-shape", "cannot expand " + shape_string(L.shape_of(src)) + " to " + shape_string(s));
+    return L.bind_folded(out0(n), h_expand(L.folded(src), s));
+  }
   L.bind(out0(n), L.expand(L.node_of(src), s), src);
 }
 
@@ -719,7 +762,7 @@ void h_slice(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   Shape s = L.shape_of(src);
   int64_t r = int64_t(s.size());
-  int64_t dim = norm_dim(L.int_arg(n, "dim", 1, 0), r);
+  int64_t dim = L.dim(L.int_arg(n, "dim", 1, 0), r);
   if (dim < 0 || dim >= r) L.fail("E-pt2-arg", "slice dim out of range");
   int64_t size = s[size_t(dim)];
   int64_t start = L.int_arg(n, "start", 2, 0), end = L.int_arg(n, "end", 3, std::numeric_limits<int64_t>::max());
@@ -735,9 +778,10 @@ void h_slice(Lowering& L, const Node& n) {
 void h_select(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   Shape s = L.shape_of(src);
-  int64_t dim = norm_dim(L.int_arg(n, "dim", 1), int64_t(s.size()));
+  int64_t dim = L.dim(L.int_arg(n, "dim", 1), int64_t(s.size()));
   int64_t idx = L.int_arg(n, "index", 2);
   if (idx < 0) idx += s[size_t(dim)];
+  if (idx < 0 || idx >= s[size_t(dim)]) L.fail("E-pt2-arg", "select index out of range");
   Shape os = L.out_type(n).shape;
   if (L.is_folded(src)) return L.bind_folded(out0(n), h_reshape(h_slice(L.folded(src), dim, idx, idx + 1, 1), os));
   L.bind(out0(n), L.reshape(L.slice(L.node_of(src), dim, idx, idx + 1), os), src);
@@ -745,9 +789,10 @@ void h_select(Lowering& L, const Node& n) {
 void h_narrow(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   Shape s = L.shape_of(src);
-  int64_t dim = norm_dim(L.int_arg(n, "dim", 1), int64_t(s.size()));
+  int64_t dim = L.dim(L.int_arg(n, "dim", 1), int64_t(s.size()));
   int64_t start = L.int_arg(n, "start", 2), len = L.int_arg(n, "length", 3);
   if (start < 0) start += s[size_t(dim)];
+  if (start < 0 || len < 0 || start + len > s[size_t(dim)]) L.fail("E-pt2-arg", "narrow range out of bounds");
   if (L.is_folded(src)) return L.bind_folded(out0(n), h_slice(L.folded(src), dim, start, start + len, 1));
   L.bind(out0(n), L.slice(L.node_of(src), dim, start, start + len), src);
 }
@@ -756,12 +801,14 @@ void h_split(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   Shape s = L.shape_of(src);
   bool unbind = n.target.find(".unbind.") != std::string::npos;
-  int64_t dim = norm_dim(L.int_arg(n, "dim", unbind ? 1 : 2, 0), int64_t(s.size()));
+  int64_t dim = L.dim(L.int_arg(n, "dim", unbind ? 1 : 2, 0), int64_t(s.size()));
   int64_t off = 0;
   for (auto& o : Lowering::out_names(n)) {
     auto t = L.meta_type(o);
     if (!t) continue;
+    if (t->shape.size() != s.size() - (unbind ? 1 : 0)) L.fail("E-pt2-shape", "split output rank differs from its input");
     int64_t len = unbind ? 1 : t->shape[size_t(dim)];
+    if (off + len > s[size_t(dim)]) L.fail("E-pt2-shape", "split outputs exceed the input");
     if (L.is_folded(src)) L.bind_folded(o, h_reshape(h_slice(L.folded(src), dim, off, off + len, 1), t->shape));
     else L.bind(o, L.reshape(L.slice(L.node_of(src), dim, off, off + len), t->shape), src);
     off += len;
@@ -775,7 +822,7 @@ void h_cat(Lowering& L, const Node& n) {
   for (auto& s : names)  // torch skips 1-d empty tensors in cat
     if (!(L.shape_of(s).size() == 1 && L.shape_of(s)[0] == 0)) parts.push_back(s);
   if (parts.empty()) return L.bind_folded(out0(n), make_tensor(ot.dtype, ot.shape));
-  int64_t dim = norm_dim(L.int_arg(n, "dim", 1, 0), int64_t(ot.shape.size()));
+  int64_t dim = L.dim(L.int_arg(n, "dim", 1, 0), int64_t(ot.shape.size()));
   bool all_folded = std::all_of(parts.begin(), parts.end(), [&](auto& s) { return L.is_folded(s); });
   if (all_folded) {
     std::vector<Tensor> ts;
@@ -789,7 +836,7 @@ void h_cat(Lowering& L, const Node& n) {
 void h_stack(Lowering& L, const Node& n) {
   auto names = L.tensors_arg(n, "tensors", 0);
   TensorType ot = L.out_type(n);
-  int64_t dim = norm_dim(L.int_arg(n, "dim", 1, 0), int64_t(ot.shape.size()));
+  int64_t dim = L.dim(L.int_arg(n, "dim", 1, 0), int64_t(ot.shape.size()));
   std::vector<NodeId> xs;
   for (auto& s : names) {
     Shape us = L.shape_of(s);
@@ -1004,7 +1051,7 @@ std::vector<int64_t> reduce_axes(Lowering& L, const Node& n, const std::string& 
   if (a && (a->kind == Arg::Kind::ints || a->kind == Arg::Kind::int_)) axes = a->kind == Arg::Kind::int_ ? std::vector<int64_t>{a->i} : a->ints;
   if (axes.empty())
     for (int64_t i = 0; i < r; ++i) axes.push_back(i);
-  for (auto& d : axes) d = norm_dim(d, r);
+  for (auto& d : axes) d = L.dim(d, r);
   return axes;
 }
 void h_reduce(Lowering& L, const Node& n) {
@@ -1048,14 +1095,14 @@ void h_var(Lowering& L, const Node& n) {  // var / std with correction (default 
 void h_softmax(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   TensorType ot = L.out_type(n);
-  int64_t dim = norm_dim(L.int_arg(n, "dim", 1), int64_t(ot.shape.size()));
+  int64_t dim = L.dim(L.int_arg(n, "dim", 1), int64_t(ot.shape.size()));
   bool log = n.target.find("log_softmax") != std::string::npos;
   L.bind(out0(n), softmax(L, L.cast(L.node_of(src), ot.dtype), dim, log));
 }
 void h_cumsum(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   TensorType ot = L.out_type(n);
-  int64_t dim = norm_dim(L.int_arg(n, "dim", 1), int64_t(ot.shape.size()));
+  int64_t dim = L.dim(L.int_arg(n, "dim", 1), int64_t(ot.shape.size()));
   if (L.is_folded(src)) return L.bind_folded(out0(n), h_cumsum(L.folded(src), dim, ot.dtype));
   // Pure IR: x @ U with U[j, i] = (j <= i), in f32 (exact for integer counts below 2^24).
   int64_t len = ot.shape[size_t(dim)];
@@ -1069,7 +1116,7 @@ void h_diff(Lowering& L, const Node& n) {
   std::string src = L.tensor_arg(n, "self", 0);
   TensorType ot = L.out_type(n);
   int64_t times = L.int_arg(n, "n", 1, 1);
-  int64_t dim = norm_dim(L.int_arg(n, "dim", 2, -1), int64_t(ot.shape.size()));
+  int64_t dim = L.dim(L.int_arg(n, "dim", 2, -1), int64_t(ot.shape.size()));
   auto pre = L.opt_tensor_arg(n, "prepend", 3), app = L.opt_tensor_arg(n, "append", 4);
   std::vector<std::string> parts;
   if (pre) parts.push_back(*pre);
@@ -1135,6 +1182,7 @@ void h_index(Lowering& L, const Node& n) {
     Shape pre(s.begin(), s.begin() + int64_t(first)), post(s.begin() + int64_t(last), s.end());
     int64_t npre = numel_of(pre), npost = numel_of(post), nb = numel_of(bs);
     auto st = contiguous_strides(s);
+    if (npre * nb * npost != numel_of(ot.shape)) L.fail("E-pt2-shape", "index result size differs from the recorded shape");
     Tensor t = make_tensor(ot.dtype, ot.shape);
     size_t w = 0;
     for (int64_t p = 0; p < npre; ++p)
@@ -1361,6 +1409,9 @@ void h_conv(Lowering& L, const Node& n) {
   int64_t Cg = C / groups, Cog = Co / groups;
   int64_t OH = (H + 2 * pad[0] - dil[0] * (kh - 1) - 1) / stride[0] + 1;
   int64_t OW = (W + 2 * pad[1] - dil[1] * (kw - 1) - 1) / stride[1] + 1;
+  if (OH <= 0 || OW <= 0 || stride[0] < 1 || stride[1] < 1 || pad[0] < 0 || pad[1] < 0 || dil[0] < 1 || dil[1] < 1)
+    L.fail("E-pt2-arg", "convolution geometry gives no output");
+  if (ws.size() != 4 || ws[1] != Cg) L.fail("E-pt2-shape", "convolution weight does not match the input channels");
   NodeId xp = pad_dim(L, pad_dim(L, x, 2, pad[0], pad[0]), 3, pad[1], pad[1]);
   auto tap = [&](NodeId src, int64_t i, int64_t j) {  // [N, c, OH, OW] window of tap (i, j)
     NodeId t = L.slice(src, 2, i * dil[0], i * dil[0] + stride[0] * (OH - 1) + 1, stride[0]);
@@ -1678,7 +1729,7 @@ void Lowering::lower_node(const Node& n) {
 }  // namespace
 
 void lower_program(const Program& p, const WeightLoader& load, const TemplateRegistry& reg, ImportedProgram& out,
-                   Diagnostics& diags) {
+                   Diagnostics& diags, const SourceSpan& where) {
   Lowering L(out.graph, reg, out);
   L.cur = &p.graph;
   // Inputs written in place (in-place ops on placeholders, buffer mutations) are mutable.
@@ -1761,7 +1812,7 @@ void lower_program(const Program& p, const WeightLoader& load, const TemplateReg
     }
     std::string msg = "ops without a lowering became opaque extern kernels (never fused into): " + list;
     out.warnings.push_back(msg);
-    diags.warning({}, "W-pt2-extern", msg);
+    diags.warning(where, "W-pt2-extern", msg);
   }
 
   // Rename nodes after the torch values they stand for (names stay unique).

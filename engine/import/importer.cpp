@@ -31,10 +31,16 @@ std::string trim(std::string s) {
   return s;
 }
 
-void report(Diagnostics& diags, const std::string& file, const pt2::FormatError& e) {
-  std::string msg = e.what();
-  if (msg.rfind(file, 0) != 0) msg = file + ": " + msg;
-  diags.error({}, e.code, msg);
+// Diagnostics name the archive as their file (no line: the JSON is one long line).
+SourceSpan file_span(const std::string& file) {
+  SourceSpan s;
+  s.file = make_source(file, "");
+  return s;
+}
+
+void report(Diagnostics& diags, const std::string& file, const std::string& code, std::string msg) {
+  if (msg.rfind(file + ": ", 0) == 0) msg = msg.substr(file.size() + 2);
+  diags.error(file_span(file), code, msg);
 }
 
 }  // namespace
@@ -46,11 +52,13 @@ ImportedProgram import_pt2_json(std::string_view json_text, const std::string& n
     pt2::Program p = pt2::parse_program(json_text);
     out.torch_version = p.torch_version;
     out.schema_major = p.schema_major, out.schema_minor = p.schema_minor;
-    pt2::lower_program(p, [](const pt2::InputSpec&) { return std::optional<Tensor>(); }, reg, out, diags);
+    pt2::lower_program(p, [](const pt2::InputSpec&) { return std::optional<Tensor>(); }, reg, out, diags, file_span(name));
   } catch (const pt2::FormatError& e) {
-    report(diags, name, e);
+    report(diags, name, e.code, e.what());
   } catch (const Error& e) {  // the IR builder refused a node: the archive is inconsistent
-    diags.error({}, "E-pt2-graph", name + ": " + e.what());
+    report(diags, name, "E-pt2-graph", e.what());
+  } catch (const std::exception& e) {  // e.g. allocation failure on absurd sizes
+    report(diags, name, "E-pt2-internal", std::string("import failed: ") + e.what());
   }
   return out;
 }
@@ -116,11 +124,13 @@ ImportedProgram import_pt2(const std::string& path, const TemplateRegistry& reg,
       if (it == file_cache.end()) it = file_cache.emplace(entry, zip.read(entry)).first;
       return pt2::decode_tensor(it->second, st->meta, path + ": " + entry + " ('" + s.target + "')");
     };
-    pt2::lower_program(p, loader, reg, out, diags);
+    pt2::lower_program(p, loader, reg, out, diags, file_span(path));
   } catch (const pt2::FormatError& e) {
-    report(diags, path, e);
+    report(diags, path, e.code, e.what());
   } catch (const Error& e) {
-    diags.error({}, "E-pt2-graph", path + ": " + e.what());
+    report(diags, path, "E-pt2-graph", e.what());
+  } catch (const std::exception& e) {
+    report(diags, path, "E-pt2-internal", std::string("import failed: ") + e.what());
   }
   return out;
 }

@@ -143,6 +143,6 @@ using WeightLoader = std::function<std::optional<Tensor>(const InputSpec&)>;
 // Lowers the program into `out.graph` (aten_ops.cpp). Throws FormatError for
 // input it cannot make sense of; unknown ops become extern kernels.
 void lower_program(const Program& p, const WeightLoader& load, const TemplateRegistry& reg, ImportedProgram& out,
-                   Diagnostics& diags);
+                   Diagnostics& diags, const SourceSpan& where);
 
 }  // namespace egfuse::pt2

@@ -64,8 +64,12 @@ TensorMeta parse_meta(const json& j, const std::string& path) {
   if (int64_t(m.sizes.size()) > kMaxRank)
     throw FormatError("E-pt2-rank", path + ": rank " + std::to_string(m.sizes.size()) + " exceeds egfuse's maximum of " +
                                         std::to_string(kMaxRank));
-  for (auto d : m.sizes)
+  int64_t numel = 1;
+  for (auto d : m.sizes) {
     if (d < 0) bad(path, "negative size");
+    if (d > (int64_t(1) << 40) || (d > 0 && numel > (int64_t(1) << 40) / d)) bad(path, "tensor too large");
+    numel *= d;
+  }
   return m;
 }
 
@@ -144,6 +148,12 @@ Arg parse_arg(const json& j, const std::string& path) {
 }
 
 Graph parse_graph(const json& j, const std::string& path) {
+  static thread_local int depth = 0;
+  struct Guard {
+    Guard() { ++depth; }
+    ~Guard() { --depth; }
+  } guard;
+  if (depth > 16) bad(path, "nested graphs deeper than 16 levels");
   Graph g;
   auto& ins = as_array(field(j, "inputs", path), path + ".inputs");
   for (size_t i = 0; i < ins.size(); ++i) g.inputs.push_back(parse_arg(ins[i], path + ".inputs[" + std::to_string(i) + "]"));
