@@ -1,0 +1,51 @@
+// Internal to engine/fusion: the rule families, the kernel legality test (the
+// tensor guards), the cost model over candidate kernels, and the partitioner.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "egfuse/ir.hpp"
+#include "egfuse/templates.hpp"
+#include "engine/plan/plan_build.hpp"
+
+namespace egfuse::fusion_detail {
+
+// Rule families. A family is enabled when the rule set holds a rule whose name
+// starts with the family's name (e.g. "template-epilogue-pointwise").
+enum Family : uint8_t {
+  pointwise_inline,
+  template_epilogue,
+  template_prologue,
+  reduction_prologue,
+  reduction_epilogue,
+  extern_epilogue,
+  horizontal,
+  multi_output_epilogue,
+  kNumFamilies
+};
+std::string_view family_name(Family f);
+
+struct FamilySet {
+  std::array<bool, kNumFamilies> on{};
+  bool operator[](Family f) const { return on[f]; }
+};
+
+// Duplicates every view and constant per user, so that each can join its
+// user's kernel (views and scalar fills are free to repeat). `origin` maps
+// each new node to the node of `g` it copies.
+Graph clone_views_per_user(const Graph& g, std::vector<NodeId>& origin);
+
+struct Partition {
+  std::vector<plan_detail::KernelGroup> groups;
+  std::vector<std::vector<Family>> families;  // per group: families that formed it
+};
+
+// Greedy kernel formation over the (cloned) graph: merges a producer's kernel
+// into its consumer's when the union is a legal kernel, keeps the kernel order
+// acyclic, and lowers the cost; then horizontal merges of independent kernels
+// with the same iteration space that share a read.
+Partition partition(const Graph& g, const TemplateRegistry& reg, const FamilySet& families, bool multi_output);
+
+}  // namespace egfuse::fusion_detail
