@@ -261,11 +261,16 @@ class Partitioner {
       if (!light(n)) return false;
     for (NodeId n : up)
       if (!light(n)) return false;
-    // Prologue nodes are computed at the loads: nothing else may use them.
+    // Prologue nodes are computed at the loads: no epilogue may use them. A
+    // template loads each element many times, so its prologue stores nothing;
+    // a reduction visits each element of its input once, so its prologue may
+    // store values of that iteration space (e.g. exp(x) of a softmax).
     for (NodeId n : up) {
-      if (materialized_in_s(n)) return false;
       for (NodeId u : users_[n])
-        if (u != h && !up.count(u)) return false;
+        if (in_s(u) && u != h && !up.count(u)) return false;
+      if (!materialized_in_s(n)) continue;
+      if (kind != Heavy::reduction || is_view(g_[n].op)) return false;
+      if (g_[n].type.numel() != g_[g_[h].inputs[0]].type.numel()) return false;
     }
     // The epilogue reads h's result through one index map only: an epilogue
     // mixing h at two different indices (t + t.T) needs other tiles' values.
