@@ -40,7 +40,11 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
   auto by_family = family_rules(rules);
   fusion_detail::FamilySet fam;
   for (int f = 0; f < fusion_detail::kNumFamilies; ++f) fam.on[size_t(f)] = !by_family[size_t(f)].empty();
-  if (!opts.multi_output) fam.on[fusion_detail::multi_output_epilogue] = false;
+  // Not rewrites of one term: choices of extraction, switched by options.
+  fam.on[fusion_detail::horizontal] = opts.horizontal;
+  fam.on[fusion_detail::multi_output_epilogue] = opts.multi_output;
+  for (auto f : {fusion_detail::horizontal, fusion_detail::multi_output_epilogue})
+    if (by_family[f].empty()) by_family[f].push_back(std::string(fusion_detail::family_name(f)) + " (extraction)");
 
   std::vector<NodeId> origin;
   Graph work = fusion_detail::clone_views_per_user(g, origin);

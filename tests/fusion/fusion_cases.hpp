@@ -20,7 +20,7 @@ inline TensorType ty(Shape s, DType d = DType::f32) { return TensorType{d, std::
 inline rules::RuleSet family_rules(std::vector<std::string> except = {}) {
   rules::RuleSet rs;
   for (const char* n : {"pointwise-inline", "template-epilogue", "template-prologue", "reduction-prologue",
-                        "reduction-epilogue", "extern-epilogue", "horizontal", "multi-output-epilogue"}) {
+                        "reduction-epilogue", "extern-epilogue"}) {
     if (std::find(except.begin(), except.end(), n) != except.end()) continue;
     rules::Rule r;
     r.name = n;

@@ -177,7 +177,9 @@ TEST_CASE("horizontal fusion: independent kernels with the same iteration space"
   CHECK(kernel_has_rule(r.plan, "y1", "horizontal"));
   CHECK(!same_kernel(r.plan, "y1", "y3"));
   CHECK(!same_kernel(r.plan, "y1", "y4"));
-  auto off = compile(g, reg, {}, family_rules({"horizontal"}));
+  CompileOptions no_horizontal;
+  no_horizontal.horizontal = false;
+  auto off = compile(g, reg, no_horizontal);
   CHECK(!same_kernel(off.plan, "y1", "y2"));
 }
 
