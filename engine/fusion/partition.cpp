@@ -60,8 +60,9 @@ enum class Heavy : uint8_t { none, template_, extern_, reduction };
 
 class Partitioner {
  public:
-  Partitioner(const Graph& g, const TemplateRegistry& reg, const FamilySet& fam, bool multi_output)
-      : g_(g), reg_(reg), fam_(fam), multi_output_(multi_output), N_(g.size()) {
+  Partitioner(const Graph& g, const TemplateRegistry& reg, const FamilySet& fam, bool multi_output,
+              const Saturation* sat)
+      : g_(g), reg_(reg), fam_(fam), multi_output_(multi_output), sat_(sat), N_(g.size()) {
     users_ = g.users();
     version_.resize(N_);
     for (NodeId n = 0; n < N_; ++n) version_[n] = plan_detail::version_of(g, n);
@@ -480,6 +481,14 @@ class Partitioner {
     return pointwise_inline;
   }
 
+  // Did the rules make every read of u by c buf-free?
+  bool read_fusable(NodeId c, NodeId u) const {
+    if (!sat_) return true;
+    for (size_t i = 0; i < g_[c].inputs.size(); ++i)
+      if (g_[c].inputs[i] == u && !sat_->read_fusable(g_, c, i)) return false;
+    return true;
+  }
+
   // Producer into consumer, consumers in kernel order; repeat until stable.
   // Views between them join the merge (views in prologues and epilogues).
   void vertical() {
@@ -491,11 +500,18 @@ class Partitioner {
         if (g_[c].op == Op::input || is_view(g_[c].op)) continue;
         for (NodeId u : g_[c].inputs) {
           int cg = group_of_[c];
+          if (!read_fusable(c, u)) continue;
           std::vector<int> chain;
           NodeId src = u;
-          while (g_[src].op != Op::input && is_view(g_[src].op) && view_only(group_of_[src]) && group_of_[src] != cg) {
+          while (g_[src].op != Op::input && is_view(g_[src].op) && view_only(group_of_[src]) && group_of_[src] != cg &&
+                 read_fusable(src, g_[src].inputs[0])) {
             chain.push_back(group_of_[src]);
             src = g_[src].inputs[0];
+          }
+          if (is_view(g_[src].op) && g_[src].op != Op::input && view_only(group_of_[src]) && group_of_[src] != cg) {
+            // A view whose own read the rules keep materialized: merge only the views so far.
+            if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg))) changed = true;
+            continue;
           }
           int a = g_[src].op == Op::input ? -1 : group_of_[src];
           if (a == cg && chain.empty()) continue;
@@ -552,6 +568,7 @@ class Partitioner {
   const TemplateRegistry& reg_;
   FamilySet fam_;
   bool multi_output_;
+  const Saturation* sat_;
   size_t N_;
   std::vector<std::vector<NodeId>> users_;
   std::vector<NodeId> version_;
@@ -571,8 +588,9 @@ class Partitioner {
 
 }  // namespace
 
-Partition partition(const Graph& g, const TemplateRegistry& reg, const FamilySet& families, bool multi_output) {
-  return Partitioner(g, reg, families, multi_output).run();
+Partition partition(const Graph& g, const TemplateRegistry& reg, const FamilySet& families, bool multi_output,
+                    const Saturation* sat) {
+  return Partitioner(g, reg, families, multi_output, sat).run();
 }
 
 }  // namespace egfuse::fusion_detail

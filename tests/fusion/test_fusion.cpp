@@ -285,3 +285,33 @@ TEST_CASE("mutation hazards from Inductor's history compile to ordered plans") {
     CHECK(same_kernel(r2.plan, "m", "y"));
   }
 }
+
+TEST_CASE("the standard rule library drives fusion and is named in the plan") {
+  Diagnostics d;
+  std::vector<std::string> files;
+  for (auto& f : rules::standard_rule_files())
+    if (f.find("fusion") != std::string::npos || f.find("mutation") != std::string::npos) files.push_back(f);
+  auto rs = rules::load_rules(files, d);
+  INFO(d.render());
+  REQUIRE(!d.has_errors());
+  auto& reg = TemplateRegistry::builtin();
+  Graph g;
+  Builder b(g, reg);
+  auto x = b.input("x", ty({32, 64}, DType::bf16));
+  auto w = b.input("w", ty({64, 16}));
+  auto bias = b.input("bias", ty({16}));
+  auto xc = op(b, Op::cast, {x}, "xc", CastAttrs{DType::f32});
+  auto m = b.templ("mm", {xc, w}, "m");
+  auto y = op(b, Op::gelu, {op(b, Op::add, {m, bias}, "a")}, "y");
+  b.output(y);
+  auto r = compile(g, reg, {}, rs);
+  REQUIRE(r.plan.kernels.size() == 1);
+  auto& rules = r.plan.kernels[0].rules;
+  auto has = [&](const std::string& s) {
+    return std::any_of(rules.begin(), rules.end(), [&](auto& x) { return x.find(s) != std::string::npos; });
+  };
+  CHECK(has("template-epilogue @ "));
+  CHECK(has("fusion.rules:"));
+  CHECK(has("template-prologue @ "));
+  CHECK(r.stats.rule_uses.size() >= 2);
+}
