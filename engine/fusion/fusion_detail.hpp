@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,8 +80,10 @@ struct Partition {
 // into its consumer's when the union is a legal kernel, keeps the kernel order
 // acyclic, and lowers the cost; then horizontal merges of independent kernels
 // with the same iteration space that share a read.
-// `sat` (when given) says which reads the rules allow to fuse.
+// `fusable(n, slot)` (when given) says which reads the rules allow to fuse
+// (Saturation::read_fusable).
+using ReadFilter = std::function<bool(NodeId, size_t)>;
 Partition partition(const Graph& g, const TemplateRegistry& reg, const FamilySet& families, bool multi_output,
-                    const Saturation* sat = nullptr);
+                    const ReadFilter& fusable = {});
 
 }  // namespace egfuse::fusion_detail

@@ -61,8 +61,8 @@ enum class Heavy : uint8_t { none, template_, extern_, reduction };
 class Partitioner {
  public:
   Partitioner(const Graph& g, const TemplateRegistry& reg, const FamilySet& fam, bool multi_output,
-              const Saturation* sat)
-      : g_(g), reg_(reg), fam_(fam), multi_output_(multi_output), sat_(sat), N_(g.size()) {
+              const ReadFilter& fusable)
+      : g_(g), reg_(reg), fam_(fam), multi_output_(multi_output), fusable_(fusable), N_(g.size()) {
     users_ = g.users();
     version_.resize(N_);
     for (NodeId n = 0; n < N_; ++n) version_[n] = plan_detail::version_of(g, n);
@@ -483,9 +483,9 @@ class Partitioner {
 
   // Did the rules make every read of u by c buf-free?
   bool read_fusable(NodeId c, NodeId u) const {
-    if (!sat_) return true;
+    if (!fusable_) return true;
     for (size_t i = 0; i < g_[c].inputs.size(); ++i)
-      if (g_[c].inputs[i] == u && !sat_->read_fusable(g_, c, i)) return false;
+      if (g_[c].inputs[i] == u && !fusable_(c, i)) return false;
     return true;
   }
 
@@ -568,7 +568,7 @@ class Partitioner {
   const TemplateRegistry& reg_;
   FamilySet fam_;
   bool multi_output_;
-  const Saturation* sat_;
+  const ReadFilter& fusable_;
   size_t N_;
   std::vector<std::vector<NodeId>> users_;
   std::vector<NodeId> version_;
@@ -589,8 +589,8 @@ class Partitioner {
 }  // namespace
 
 Partition partition(const Graph& g, const TemplateRegistry& reg, const FamilySet& families, bool multi_output,
-                    const Saturation* sat) {
-  return Partitioner(g, reg, families, multi_output, sat).run();
+                    const ReadFilter& fusable) {
+  return Partitioner(g, reg, families, multi_output, fusable).run();
 }
 
 }  // namespace egfuse::fusion_detail
