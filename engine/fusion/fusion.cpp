@@ -24,7 +24,7 @@ std::array<std::vector<std::string>, fusion_detail::kNumFamilies> family_rules(c
       auto name = fusion_detail::family_name(fusion_detail::Family(f));
       if (r.name.compare(0, name.size(), name) == 0 &&
           (r.name.size() == name.size() || r.name[name.size()] == '-'))
-        out[size_t(f)].push_back(r.name + " @ " + r.span.where());
+        out[size_t(f)].push_back(r.name + " @ " + r.location());
     }
   return out;
 }
