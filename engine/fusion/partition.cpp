@@ -7,6 +7,7 @@
 #include <optional>
 #include <queue>
 #include <set>
+#include <unordered_set>
 
 #include "engine/fusion/fusion_detail.hpp"
 
@@ -28,27 +29,44 @@ std::string_view family_name(Family f) {
 }
 
 Graph clone_views_per_user(const Graph& g, std::vector<NodeId>& origin) {
+  // Nodes are appended to `nodes` directly (Graph::add keeps a sorted name
+  // index, quadratic on large graphs); names are kept unique here instead, and
+  // nothing looks names up in the working graph.
   Graph out;
   out.name = g.name;
+  out.nodes.reserve(g.size() + g.size() / 4);
   origin.clear();
   std::vector<NodeId> map(g.size(), kNoNode);
   std::vector<int> uses(g.size(), 0);
+  std::unordered_set<std::string> names;
+  for (auto& n : g.nodes) names.insert(n.name);
+  auto append = [&](Node c, NodeId from) {
+    origin.push_back(from);
+    out.nodes.push_back(std::move(c));
+    return NodeId(out.nodes.size() - 1);
+  };
   auto cloned = [&](Op op) { return is_view(op) || op == Op::constant; };
   // A view/constant is copied at each use; the first copy keeps the name.
   std::function<NodeId(NodeId)> use = [&](NodeId n) -> NodeId {
     if (!cloned(g[n].op)) return map[n];
     Node c = g[n];
     for (auto& i : c.inputs) i = use(i);
-    if (uses[n]++ > 0) c.name = out.fresh_name(g[n].name + "_");
-    origin.push_back(n);
-    return out.add(std::move(c));
+    if (uses[n]++ > 0) {
+      for (int k = uses[n];; ++k) {
+        std::string cand = g[n].name + "_" + std::to_string(k);
+        if (names.insert(cand).second) {
+          c.name = cand;
+          break;
+        }
+      }
+    }
+    return append(std::move(c), n);
   };
   for (NodeId n = 0; n < g.size(); ++n) {
     if (cloned(g[n].op)) continue;
     Node c = g[n];
     for (auto& i : c.inputs) i = use(i);
-    origin.push_back(n);
-    map[n] = out.add(std::move(c));
+    map[n] = append(std::move(c), n);
   }
   for (auto& o : g.outputs) out.outputs.push_back({o.name, use(o.node)});
   return out;

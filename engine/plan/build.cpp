@@ -295,6 +295,7 @@ Plan build_plan(const Graph& g, const TemplateRegistry& reg, std::vector<KernelG
     return id;
   };
 
+  p.kernels.reserve(order.size());
   for (int gi : order) {
     auto nodes = groups[size_t(gi)].nodes;
     std::sort(nodes.begin(), nodes.end());
