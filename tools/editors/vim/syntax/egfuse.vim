@@ -14,8 +14,9 @@ syn keyword egfuseClause     prologue epilogue mutates impl cost flops bytes bac
 syn keyword egfuseProperty   pointwise reduction view commutative associative idempotent
 syn keyword egfuseDtype      f32 f16 bf16 i32 i64 bool
 syn match   egfuseDeclName   contained "[A-Za-z_][A-Za-z0-9_]*\(-[A-Za-z0-9_]\+\)*"
+" Defined after egfuseVariable so that it wins where both start.
+syn match   egfuseVariable   "?[A-Za-z_][A-Za-z0-9_]*"
 syn match   egfuseVariadic   "?[A-Za-z_][A-Za-z0-9_]*\.\.\."
-syn match   egfuseVariable   "?[A-Za-z_][A-Za-z0-9_]*\(\.\.\.\)\@!"
 syn match   egfuseCall       "[A-Za-z_][A-Za-z0-9_]*\ze[({]"
 syn match   egfuseNumber     "\<-\?[0-9]\+\(\.[0-9]\+\)\?\([eE][-+]\?[0-9]\+\)\?\(ms\|s\)\?\>"
 syn match   egfuseArrow      "<=>\|=>\|->"
