@@ -54,6 +54,13 @@ std::shared_ptr<const Analysis> analyze(const TextDocument& doc) {
   for (auto& f : a->rs.files)
     if (f && f->path != doc.path) add_file(f, path_to_uri(f->path));
   a->main = a->file(doc.path);
+  // Declarations the checker did not see (an item with a syntax error) still complete.
+  for (auto& o : a->main->index.occurrences) {
+    if (!o.decl) continue;
+    if (o.kind == SymKind::callee) a->known.callees.insert(o.name);
+    if (o.kind == SymKind::rule) a->known.rules.insert(o.name);
+    if (o.kind == SymKind::ruleset) a->known.rulesets.insert(o.name);
+  }
   return a;
 }
 

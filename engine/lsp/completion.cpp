@@ -8,7 +8,7 @@ namespace egfuse::lsp {
 
 namespace {
 // LSP CompletionItemKind numbers.
-enum : int { kMethod = 2, kFunction = 3, kVariable = 6, kClass = 7, kModule = 9, kKeyword = 14, kEvent = 23 };
+enum : int { kMethod = 2, kFunction = 3, kVariable = 6, kClass = 7, kProperty = 10, kModule = 9, kKeyword = 14, kEvent = 23 };
 
 bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
 }  // namespace
@@ -84,8 +84,12 @@ json completion(const Analysis& a, Position p) {
     // After "ruleset": a ruleset name.
     size_t kw = text.rfind("ruleset", start);
     bool after_ruleset = kw != std::string::npos && kw > it->begin && text.find_first_not_of(" \t", kw + 7) == start;
-    if (after_ruleset)
+    if (after_ruleset) {
       for (auto& r : a.known.rulesets) offer(r, kModule, "ruleset");
+    } else if (text.find(':', it->begin) < start) {
+      for (const char* k : {"ruleset", "iter", "nodes", "time", "scheduler", "match_limit", "ban_length"})
+        offer(k, kProperty, "phase setting");
+    }
   } else if (it->kind == Item::Kind::close) {
     offer_keywords();
   }

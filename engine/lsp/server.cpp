@@ -78,6 +78,7 @@ class Server {
     }
     std::string method = *m;
     json params = msg.value("params", json::object());
+    if (params.is_null()) params = json::object();  // e.g. shutdown/exit with "params": null
     if (!params.is_object() && !params.is_array()) {
       if (has_id) send(error_response(id, kInvalidParams, "'params' must be an object or an array"));
       return;
