@@ -28,7 +28,16 @@ void substitute(json& j, const std::string& dir) {
     }
     for (size_t p; (p = s.find("$DIR")) != std::string::npos;) s.replace(p, 4, dir);
     j = s;
-  } else if (j.is_structured()) {
+  } else if (j.is_object()) {
+    json out = json::object();
+    for (auto& [k, v] : j.items()) {
+      json key = k, value = v;
+      substitute(key, dir);
+      substitute(value, dir);
+      out[key.get<std::string>()] = std::move(value);
+    }
+    j = std::move(out);
+  } else if (j.is_array()) {
     for (auto& v : j) substitute(v, dir);
   }
 }

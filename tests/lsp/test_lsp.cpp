@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 
@@ -141,7 +142,7 @@ TEST_CASE("index: declarations, uses and pattern variables", "[lsp][index]") {
   REQUIRE(o);
   CHECK(o->kind == SymKind::rule);
   CHECK(o->decl);
-  REQUIRE(fx.items.size() == 9);
+  REQUIRE(fx.items.size() == 11);
   CHECK(fx.items[3].kind == Item::Kind::rule);
   CHECK(fx.items[3].parent == 2);
   CHECK(fx.items[3].guard != SIZE_MAX);

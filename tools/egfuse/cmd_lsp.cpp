@@ -12,12 +12,12 @@ namespace {
 std::function<int()> setup_lsp(CLI::App& sub) {
   struct Options {
     std::string trace;
-    bool log = false;
+    bool log = false, stdio = false;
   };
   auto o = std::make_shared<Options>();
   sub.add_option("--trace", o->trace, "trace file (JSON lines): hover on a rule shows how often it fired");
   sub.add_flag("--log", o->log, "log each message handled to stderr");
-  sub.add_flag("--stdio", "accepted for editors that pass it; stdio is the only transport");
+  sub.add_flag("--stdio", o->stdio, "accepted for editors that pass it; stdio is the only transport");
   return [o]() {
     // Unsynchronised stdio lets the server see queued input (to coalesce edits).
     std::ios::sync_with_stdio(false);
