@@ -8,10 +8,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "egfuse/rule_ast.hpp"
+#include "engine/lsp/analysis.hpp"
+#include "engine/lsp/features.hpp"
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -118,6 +124,28 @@ struct Stats {
 
 double since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+// CPU time of this process (ms): on a busy machine, wall time mostly measures the others.
+double cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// CPU time (user + system, ms) a child process has used so far.
+double child_cpu_ms(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return 0;
+  char buf[4096];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  // Fields after the command name "(...)": state is field 3; utime, stime are 14, 15.
+  const char* p = std::strrchr(buf, ')');
+  unsigned long utime = 0, stime = 0;
+  if (p) std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
+  return double(utime + stime) * 1000.0 / double(sysconf(_SC_CLK_TCK));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,6 +155,35 @@ int main(int argc, char** argv) {
   std::string uri = "file://" + std::string(EGFUSE_SOURCE_ROOT) + "/bench/lsp/generated.rules";
   size_t nlines = size_t(std::count(text.begin(), text.end(), '\n'));
   std::printf("bench_lsp: %zu lines, %zu bytes, server %s\n", nlines, text.size(), exe.c_str());
+
+  {
+    // In-process breakdown of one analysis: where the time of a change goes.
+    Stats front, index, whole, whole_cpu;
+    for (int i = 0; i < 10; ++i) {
+      egfuse::Diagnostics diags;
+      auto t = Clock::now();
+      egfuse::rules::load_rules_from_text(std::string(EGFUSE_SOURCE_ROOT) + "/bench/lsp/generated.rules", text, diags);
+      front.ms.push_back(since(t));
+      t = Clock::now();
+      egfuse::lsp::index_file(text, {});
+      index.ms.push_back(since(t));
+      egfuse::lsp::TextDocument doc;
+      doc.uri = uri;
+      doc.path = egfuse::lsp::uri_to_path(uri);
+      doc.text = text;
+      doc.lines = egfuse::lsp::LineIndex(text);
+      t = Clock::now();
+      double c0 = cpu_ms();
+      auto a = egfuse::lsp::analyze(doc);
+      std::string out = egfuse::lsp::publish_diagnostics(*a).dump();
+      whole.ms.push_back(since(t));
+      whole_cpu.ms.push_back(cpu_ms() - c0);
+    }
+    front.print("in process: rule front end (parse + check)");
+    index.print("in process: lexical index");
+    whole.print("in process: analysis + diagnostics JSON");
+    whole_cpu.print("in process: same, CPU time");
+  }
 
   Server srv(exe);
   srv.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", {{"capabilities", json::object()}}}});
@@ -141,19 +198,17 @@ int main(int argc, char** argv) {
   std::printf("open: %.2f ms, %zu diagnostics\n", since(t0), d.size());
 
   Stats typing, breaking, full;
+  double cpu_before = child_cpu_ms(srv.pid);
   int64_t version = 1;
   // Type characters into a comment in the middle of the file, break a rule
   // (an unbound variable on the right) and mend it, and resend the whole text.
   uint32_t mid = uint32_t(nlines / 2);
   for (int i = 0; i < 30; ++i) {
+    json pos = {{"line", mid}, {"character", 2}};
+    json change = {{"range", {{"start", pos}, {"end", pos}}}, {"text", "x"}};
+    json params = {{"textDocument", {{"uri", uri}, {"version", ++version}}}, {"contentChanges", json::array({change})}};
     auto t = Clock::now();
-    srv.send({{"jsonrpc", "2.0"},
-              {"method", "textDocument/didChange"},
-              {"params",
-               {{"textDocument", {{"uri", uri}, {"version", ++version}}},
-                {"contentChanges",
-                 {{{"range", {{"start", {{"line", mid}, {"character", 2}}}, {"end", {{"line", mid}, {"character", 2}}}}},
-                   {"text", "x"}}}}}}}});
+    srv.send({{"jsonrpc", "2.0"}, {"method", "textDocument/didChange"}, {"params", params}});
     srv.diagnostics_for(version);
     typing.ms.push_back(since(t));
   }
@@ -178,6 +233,7 @@ int main(int argc, char** argv) {
     full.ms.push_back(since(t));
   }
   typing.print("change -> diagnostics (incremental, 1 char)");
+  std::printf("server CPU time per change (all 50 changes): %.2f ms\n", (child_cpu_ms(srv.pid) - cpu_before) / 50);
   breaking.print("change -> diagnostics (error in, error out)");
   full.print("change -> diagnostics (full text resent)");
 

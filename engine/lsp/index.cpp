@@ -71,6 +71,7 @@ bool symop_char(char c) { return std::string_view("+-*/&|~^%<>=!").find(c) != st
 
 std::vector<Token> lex(std::string_view t) {
   std::vector<Token> out;
+  out.reserve(t.size() / 4);
   size_t i = 0, n = t.size();
   auto starts = [&](size_t at, std::string_view s) { return t.substr(at, s.size()) == s; };
   while (i < n) {
@@ -214,6 +215,7 @@ FileIndex index_file(std::string_view text, const KnownNames& known_in) {
   }
 
   // Pass 2: occurrences, item by item.
+  fx.occurrences.reserve(tk.size() / 2);
   for (size_t ii = 0; ii < fx.items.size(); ++ii) {
     Item& it = fx.items[ii];
     size_t first = item_first[ii], last = ii + 1 < item_first.size() ? item_first[ii + 1] : tk.size();
@@ -307,7 +309,7 @@ FileIndex index_file(std::string_view text, const KnownNames& known_in) {
         int braces = 0;
         for (++i; i < last; ++i) {
           auto k = tk[i]->kind;
-          std::string w(word(i));
+          std::string_view w = word(i);
           if (is(i, Token::Kind::keyword, "if")) {
             guard = true;
             it.guard = tk[i]->begin;
@@ -320,11 +322,11 @@ FileIndex index_file(std::string_view text, const KnownNames& known_in) {
           } else if (braces > 0) {
             continue;  // attribute keys and values
           } else if (!guard && (k == Token::Kind::ident || k == Token::Kind::symop)) {
-            add(SymKind::callee, w, *tk[i], false);
+            add(SymKind::callee, std::string(w), *tk[i], false);
           } else if (guard && k == Token::Kind::ident) {
             bool call = is(i + 1, Token::Kind::punct, "(") && tk[i + 1]->begin == tk[i]->end;
-            if (call && find_guard(w)) add(SymKind::guard, w, *tk[i], false);
-            else if (call || known.callees.count(w)) add(SymKind::callee, w, *tk[i], false);
+            if (call && find_guard(w)) add(SymKind::guard, std::string(w), *tk[i], false);
+            else if (call || known.callees.count(std::string(w))) add(SymKind::callee, std::string(w), *tk[i], false);
           }
         }
         break;
