@@ -1,0 +1,105 @@
+// PTX emission without a GPU: every fixture lowers, picks the expected
+// strategy, and assembles for sm_80 and sm_90a (nvJitLink or ptxas).
+#include <catch2/catch.hpp>
+
+#include "egfuse/ptx.hpp"
+#include "fixtures.hpp"
+
+using namespace egfuse;
+
+TEST_CASE("every fixture lowers and assembles for sm_80 and sm_90a", "[ptx]") {
+  std::string why;
+  if (!ptx_checker_available(why)) {
+    WARN("no PTX assembler: " << why);
+    return;
+  }
+  for (auto& c : ptxtest::cases()) {
+    for (PtxTarget t : {PtxTarget::sm_80, PtxTarget::sm_90a}) {
+      PtxEmitOptions opt;
+      opt.target = t;
+      auto kernels = emit_ptx(c.plan, TemplateRegistry::builtin(), opt);
+      REQUIRE(kernels.size() == c.plan.kernels.size());
+      INFO(c.name << " " << ptx_target_name(t));
+      CHECK_THAT(kernels[0].launch.strategy, Catch::Contains(c.expect_strategy));
+      for (auto& k : kernels) {
+        auto r = check_ptx(k.ptx, t);
+        INFO(k.launch.entry << "\n" << r.log);
+        REQUIRE(r.ok);
+        REQUIRE(!r.cubin.empty());
+        REQUIRE(!r.resources.empty());
+        CHECK(r.resources[0].registers > 0);
+        CHECK(r.resources[0].spill_bytes == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("scalar fallback assembles when vector access is turned off", "[ptx]") {
+  std::string why;
+  if (!ptx_checker_available(why)) return;
+  PtxEmitOptions opt;
+  opt.allow_vector = false;
+  for (auto& c : ptxtest::cases()) {
+    auto kernels = emit_ptx(c.plan, TemplateRegistry::builtin(), opt);
+    CHECK(kernels[0].launch.strategy.find("vec") == std::string::npos);
+    for (auto& k : kernels) CHECK(check_ptx(k.ptx, opt.target).ok);
+  }
+}
+
+TEST_CASE("an assembler error names the PTX line", "[ptx]") {
+  std::string why;
+  if (!ptx_checker_available(why)) return;
+  std::string bad = ".version 7.8\n.target sm_80\n.address_size 64\n.visible .entry k()\n{\n\tbogus.op %r1;\n\tret;\n}\n";
+  auto r = check_ptx(bad, PtxTarget::sm_80);
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.log, Catch::Contains("line 6"));
+}
+
+TEST_CASE("the resource report lists each kernel with registers", "[ptx]") {
+  std::string why;
+  if (!ptx_checker_available(why)) return;
+  auto cs = ptxtest::cases();
+  auto& c = cs[9];  // mm_bias_gelu_bf16_masked
+  std::string rep = ptx_resource_report(c.plan, TemplateRegistry::builtin(), PtxTarget::sm_90a);
+  CHECK_THAT(rep, Catch::Contains("k0_mm_bias_gelu sm_90a [gemm/mma.sync"));
+  CHECK_THAT(rep, Catch::Contains("registers"));
+  CHECK_THAT(rep, Catch::Contains("bytes shared"));
+}
+
+TEST_CASE("gemm PTX uses tensor cores, ldmatrix and cp.async", "[ptx]") {
+  auto cs = ptxtest::cases();
+  auto k = emit_ptx_kernel(cs[9].plan, 0, TemplateRegistry::builtin(), PtxEmitOptions{});
+  CHECK_THAT(k.ptx, Catch::Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"));
+  CHECK_THAT(k.ptx, Catch::Contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
+  CHECK_THAT(k.ptx, Catch::Contains("cp.async.cg.shared.global"));
+  CHECK(k.launch.grid[0] == 2);  // N = 136 -> 2 tiles of 128
+  CHECK(k.launch.grid[1] == 2);  // M = 200
+}
+
+TEST_CASE("extern kernels are rejected with the kernel's name", "[ptx]") {
+  ptxtest::PlanMaker m;
+  m.input("x", ptxtest::tt(DType::f32, {4}));
+  m.kernel("k0_ext", KernelKind::extern_, [&](Builder& b) {
+    b.output(b.extern_kernel("embedding", {m.in(b, "x")}, ptxtest::tt(DType::f32, {4})), "out");
+  });
+  CHECK_THROWS_WITH(emit_ptx(m.plan, TemplateRegistry::builtin(), PtxEmitOptions{}),
+                    Catch::Contains("k0_ext") && Catch::Contains("embedding"));
+}
+
+TEST_CASE("the host reference evaluates a tiny plan exactly", "[ptx]") {
+  ptxtest::PlanMaker m;
+  m.input("a", ptxtest::tt(DType::f32, {2, 2}));
+  m.input("b", ptxtest::tt(DType::f32, {2, 2}));
+  m.kernel("k0", KernelKind::template_, [&](Builder& b) {
+    b.output(b.reduce(Op::sum, b.templ("mm", {m.in(b, "a"), m.in(b, "b")}), {1}), "out");
+  });
+  m.output("out");
+  std::map<std::string, Tensor> in;
+  in["a"].data = {1, 2, 3, 4};
+  in["b"].data = {5, 6, 7, 8};
+  ptxtest::Reference ref{m.plan, TemplateRegistry::builtin(), {}};
+  auto out = ref.run(in);
+  REQUIRE(out["out"].data.size() == 2);
+  CHECK(out["out"].data[0] == 19 + 22);
+  CHECK(out["out"].data[1] == 43 + 50);
+}
