@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <sstream>
@@ -239,6 +240,7 @@ class CudaBackend : public Backend {
     // Kernels: assemble for this device in process when possible, else let the driver JIT the PTX.
     PtxEmitOptions eo;
     eo.target = d->target();
+    eo.allow_vector = std::getenv("EGFUSE_PTX_NO_VECTOR") == nullptr;  // tests exercise the scalar path too
     std::vector<Loaded> kernels;
     struct Cleanup {
       const Driver* d;
