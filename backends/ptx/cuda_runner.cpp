@@ -321,7 +321,7 @@ class CudaBackend : public Backend {
     }
 
     CUstream stream;
-    d->check(d->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    d->check(d->cuStreamCreate(&stream, CU_STREAM_DEFAULT), "cuStreamCreate");
     auto launch = [&](const Loaded& l) {
       std::vector<CUdeviceptr> args;
       for (int b : l.launch.buffers) args.push_back(mem[slot[size_t(b)]]);
@@ -425,7 +425,7 @@ double cuda_copy_bandwidth(int64_t bytes, int reps, std::string* device) {
   d->check(d->cuMemAlloc(&b, size_t(bytes)), "cuMemAlloc");
   d->check(d->cuMemsetD8(a, 0x3c, size_t(bytes)), "cuMemsetD8");
   CUstream s;
-  d->check(d->cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  d->check(d->cuStreamCreate(&s, CU_STREAM_DEFAULT), "cuStreamCreate");
   CUevent e0, e1;
   d->check(d->cuEventCreate(&e0, CU_EVENT_DEFAULT), "cuEventCreate");
   d->check(d->cuEventCreate(&e1, CU_EVENT_DEFAULT), "cuEventCreate");

@@ -39,7 +39,7 @@ Figure measure(const std::string& name, const Plan& p, std::map<std::string, Ten
   auto be = make_cuda_backend();
   RunOptions o;
   o.timing_reps = reps;
-  RunResult r = be->run(p, inputs, TemplateRegistry::builtin(), o);
+  RunResult r = be->run(p, inputs, ptxtest::registry(), o);
   Figure f;
   f.name = name;
   f.ms = r.median_ms;
@@ -47,7 +47,7 @@ Figure measure(const std::string& name, const Plan& p, std::map<std::string, Ten
   for (auto& k : p.kernels) f.kernel_bytes.push_back(kernel_bytes(p, k));
   PtxEmitOptions eo;
   eo.target = PtxTarget::sm_90a;
-  for (auto& k : emit_ptx(p, TemplateRegistry::builtin(), eo)) f.strategies += (f.strategies.empty() ? "" : "; ") + k.launch.strategy;
+  for (auto& k : emit_ptx(p, ptxtest::registry(), eo)) f.strategies += (f.strategies.empty() ? "" : "; ") + k.launch.strategy;
   if (keep) *keep = std::move(r);
   return f;
 }

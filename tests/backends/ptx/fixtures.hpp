@@ -17,12 +17,49 @@
 
 namespace egfuse::ptxtest {
 
+// The built-in kinds plus the mutating kinds of rules/templates.rules, declared
+// here so the fixtures need no rule files.
+inline const TemplateRegistry& registry() {
+  static const TemplateRegistry reg = [] {
+    TemplateRegistry r;
+    auto v = [](const char* n) { return DimExpr::variable(n); };
+    std::string err;
+    TemplateKind kv;
+    kv.name = "kv_cache_update";
+    kv.inputs = {{"cache", {v("S"), v("D")}, {}, false, true},
+                 {"idx", {v("T")}, DType::i64, false, false},
+                 {"src", {v("T"), v("D")}, {}, true, false}};
+    kv.out_shape = {v("T"), v("D")};
+    kv.impl = "index_copy";
+    r.add(kv, err);
+    TemplateKind kv2 = kv;
+    kv2.name = "kv_cache_update_pair";
+    kv2.inputs = {{"k", {v("S"), v("D")}, {}, false, true},
+                  {"v", {v("S"), v("D")}, {}, false, true},
+                  {"idx", {v("T")}, DType::i64, false, false},
+                  {"ks", {v("T"), v("D")}, {}, true, false},
+                  {"vs", {v("T"), v("D")}, {}, true, false}};
+    kv2.impl = "index_copy_pair";
+    r.add(kv2, err);
+    TemplateKind acc;
+    acc.name = "mm_accumulate";
+    acc.inputs = {{"c", {v("M"), v("N")}, {}, false, true},
+                  {"a", {v("M"), v("K")}, {}, true, false},
+                  {"b", {v("K"), v("N")}, {}, true, false}};
+    acc.out_shape = {v("M"), v("N")};
+    acc.impl = "gemm_accumulate";
+    r.add(acc, err);
+    return r;
+  }();
+  return reg;
+}
+
 // Builds a plan kernel by kernel. Buffers are named; a body's input nodes name
 // the buffers they read, its outputs the buffers they write.
 struct PlanMaker {
   Plan plan;
   std::map<std::string, int> ids;
-  const TemplateRegistry& reg = TemplateRegistry::builtin();
+  const TemplateRegistry& reg = registry();
 
   int input(const std::string& name, TensorType t, bool is_mutable = false) {
     PlanBuffer b;
@@ -441,6 +478,84 @@ inline std::vector<Case> cases() {
     });
     m.output("out");
   });
+  add("every_pointwise_op", "pointwise/scalar", [](PlanMaker& m) {
+    m.input("x", tt(DType::f32, {5, 13}));
+    m.input("y", tt(DType::f32, {5, 13}));
+    m.input("i", tt(DType::i32, {5, 13}));
+    m.input("l", tt(DType::i64, {13}));
+    m.kernel("k0_every_op", KernelKind::pointwise, [&](B& b) {
+      auto x = m.in(b, "x"), y = m.in(b, "y"), i = m.in(b, "i"), l = m.in(b, "l");
+      auto pos = b.binary(Op::add, b.unary(Op::abs, x), b.constant(0.5, DType::f32));
+      int n = 0;
+      auto out = [&](NodeId v) { b.output(v, "o" + std::to_string(n++)); };
+      for (Op op : {Op::neg, Op::abs, Op::exp, Op::sin, Op::cos, Op::tanh, Op::sigmoid, Op::relu, Op::gelu,
+                    Op::gelu_tanh, Op::silu, Op::erf})
+        out(b.unary(op, x));
+      for (Op op : {Op::log, Op::sqrt, Op::rsqrt, Op::reciprocal}) out(b.unary(op, pos));
+      for (Op op : {Op::add, Op::sub, Op::mul, Op::div, Op::max, Op::min}) out(b.binary(op, x, y));
+      out(b.binary(Op::pow, pos, y));
+      out(b.binary(Op::pow, x, b.constant(3, DType::f32)));
+      auto c = b.binary(Op::lt, x, y);
+      for (Op op : {Op::eq, Op::ne, Op::le, Op::gt, Op::ge}) out(b.binary(op, x, y));
+      out(b.binary(Op::logical_or, c, b.unary(Op::logical_not, b.binary(Op::gt, x, b.constant(0, DType::f32)))));
+      out(b.binary(Op::logical_and, c, b.binary(Op::ge, i, b.constant(0, DType::i32))));
+      out(b.op(Op::where, {c, x, y}));
+      for (Op op : {Op::neg, Op::abs, Op::relu}) out(b.unary(op, i));
+      out(b.binary(Op::mul, b.binary(Op::add, i, i), b.binary(Op::sub, i, b.constant(2, DType::i32))));
+      out(b.binary(Op::max, i, l));              // i32 with i64: i64
+      out(b.binary(Op::add, b.cast(i, DType::f32), x));
+      out(b.cast(b.binary(Op::mul, x, b.constant(7, DType::f32)), DType::i32));
+      out(b.cast(b.cast(x, DType::f16), DType::f32));
+      out(b.cast(x, DType::bf16));
+    });
+    for (int k = 0; k < 41; ++k) m.output("o" + std::to_string(k));
+  });
+  add("index_copy_mutation", "template/index_copy", [](PlanMaker& m) {
+    m.input("cache", tt(DType::f32, {10, 8}), true);
+    m.input("idx", tt(DType::i64, {4}));
+    m.input("src", tt(DType::f32, {4, 8}));
+    m.alias("cache_new", "cache");
+    m.kernel("k0_index_copy", KernelKind::template_, [&](B& b) {
+      auto t = b.templ("kv_cache_update", {b.input("cache", m.plan.buffers[0].type, true), m.in(b, "idx"), m.in(b, "src")});
+      b.output(mutation_outputs(b.graph(), t).at(0), "cache_new");
+      b.output(b.unary(Op::relu, t), "rows");
+    });
+    m.output("rows");
+    m.output("cache_new");
+  }, 10);
+  add("index_copy_pair", "template/index_copy_pair", [](PlanMaker& m) {
+    m.input("k", tt(DType::bf16, {6, 16}), true);
+    m.input("v", tt(DType::bf16, {6, 16}), true);
+    m.input("idx", tt(DType::i64, {3}));
+    m.input("ks", tt(DType::f32, {3, 16}));
+    m.input("vs", tt(DType::bf16, {3, 16}));
+    m.alias("k_new", "k");
+    m.alias("v_new", "v");
+    m.kernel("k0_kv_pair", KernelKind::template_, [&](B& b) {
+      auto kin = b.input("k", m.plan.buffers[0].type, true);
+      auto vin = b.input("v", m.plan.buffers[1].type, true);
+      auto ks = b.cast(b.unary(Op::neg, m.in(b, "ks")), DType::bf16);  // prologue
+      auto t = b.templ("kv_cache_update_pair", {kin, vin, m.in(b, "idx"), ks, m.in(b, "vs")});
+      auto muts = mutation_outputs(b.graph(), t);
+      b.output(muts.at(0), "k_new");
+      b.output(muts.at(1), "v_new");
+    });
+    m.output("k_new");
+    m.output("v_new");
+  }, 6);
+  add("mm_accumulate_inplace", "gemm/mma.sync", [](PlanMaker& m) {
+    m.input("c", tt(DType::bf16, {40, 24}), true);
+    m.input("a", tt(DType::bf16, {40, 64}));
+    m.input("b", tt(DType::bf16, {64, 24}));
+    m.alias("c_new", "c");
+    m.kernel("k0_mm_acc", KernelKind::template_, [&](B& b) {
+      auto t = b.templ("mm_accumulate", {b.input("c", m.plan.buffers[0].type, true), m.in(b, "a"), m.in(b, "b")});
+      b.output(mutation_outputs(b.graph(), t).at(0), "c_new");
+      b.output(b.unary(Op::tanh, t), "act");
+    });
+    m.output("c_new");
+    m.output("act");
+  });
   add("reduction_sum_scalar", "reduction/warp-row/scalar", [](PlanMaker& m) {
     m.input("x", tt(DType::f32, {300, 517}));
     m.kernel("k0_sum", KernelKind::reduction, [&](B& b) {
@@ -535,6 +650,12 @@ inline std::vector<Case> cases() {
     m.output("out");
   });
   return out;
+}
+
+inline Case find_case(const std::string& name) {
+  for (auto& c : cases())
+    if (c.name == name) return c;
+  throw Error("no fixture named " + name);
 }
 
 }  // namespace egfuse::ptxtest

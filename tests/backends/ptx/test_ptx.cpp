@@ -17,7 +17,7 @@ TEST_CASE("every fixture lowers and assembles for sm_80 and sm_90a", "[ptx]") {
     for (PtxTarget t : {PtxTarget::sm_80, PtxTarget::sm_90a}) {
       PtxEmitOptions opt;
       opt.target = t;
-      auto kernels = emit_ptx(c.plan, TemplateRegistry::builtin(), opt);
+      auto kernels = emit_ptx(c.plan, ptxtest::registry(), opt);
       REQUIRE(kernels.size() == c.plan.kernels.size());
       INFO(c.name << " " << ptx_target_name(t));
       CHECK_THAT(kernels[0].launch.strategy, Catch::Contains(c.expect_strategy));
@@ -40,7 +40,7 @@ TEST_CASE("scalar fallback assembles when vector access is turned off", "[ptx]")
   PtxEmitOptions opt;
   opt.allow_vector = false;
   for (auto& c : ptxtest::cases()) {
-    auto kernels = emit_ptx(c.plan, TemplateRegistry::builtin(), opt);
+    auto kernels = emit_ptx(c.plan, ptxtest::registry(), opt);
     CHECK(kernels[0].launch.strategy.find("vec") == std::string::npos);
     for (auto& k : kernels) CHECK(check_ptx(k.ptx, opt.target).ok);
   }
@@ -58,17 +58,15 @@ TEST_CASE("an assembler error names the PTX line", "[ptx]") {
 TEST_CASE("the resource report lists each kernel with registers", "[ptx]") {
   std::string why;
   if (!ptx_checker_available(why)) return;
-  auto cs = ptxtest::cases();
-  auto& c = cs[9];  // mm_bias_gelu_bf16_masked
-  std::string rep = ptx_resource_report(c.plan, TemplateRegistry::builtin(), PtxTarget::sm_90a);
+  auto c = ptxtest::find_case("mm_bias_gelu_bf16_masked");
+  std::string rep = ptx_resource_report(c.plan, ptxtest::registry(), PtxTarget::sm_90a);
   CHECK_THAT(rep, Catch::Contains("k0_mm_bias_gelu sm_90a [gemm/mma.sync"));
   CHECK_THAT(rep, Catch::Contains("registers"));
   CHECK_THAT(rep, Catch::Contains("bytes shared"));
 }
 
 TEST_CASE("gemm PTX uses tensor cores, ldmatrix and cp.async", "[ptx]") {
-  auto cs = ptxtest::cases();
-  auto k = emit_ptx_kernel(cs[9].plan, 0, TemplateRegistry::builtin(), PtxEmitOptions{});
+  auto k = emit_ptx_kernel(ptxtest::find_case("mm_bias_gelu_bf16_masked").plan, 0, ptxtest::registry(), PtxEmitOptions{});
   CHECK_THAT(k.ptx, Catch::Contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"));
   CHECK_THAT(k.ptx, Catch::Contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"));
   CHECK_THAT(k.ptx, Catch::Contains("cp.async.cg.shared.global"));
@@ -82,7 +80,7 @@ TEST_CASE("extern kernels are rejected with the kernel's name", "[ptx]") {
   m.kernel("k0_ext", KernelKind::extern_, [&](Builder& b) {
     b.output(b.extern_kernel("embedding", {m.in(b, "x")}, ptxtest::tt(DType::f32, {4})), "out");
   });
-  CHECK_THROWS_WITH(emit_ptx(m.plan, TemplateRegistry::builtin(), PtxEmitOptions{}),
+  CHECK_THROWS_WITH(emit_ptx(m.plan, ptxtest::registry(), PtxEmitOptions{}),
                     Catch::Contains("k0_ext") && Catch::Contains("embedding"));
 }
 
@@ -97,7 +95,7 @@ TEST_CASE("the host reference evaluates a tiny plan exactly", "[ptx]") {
   std::map<std::string, Tensor> in;
   in["a"].data = {1, 2, 3, 4};
   in["b"].data = {5, 6, 7, 8};
-  ptxtest::Reference ref{m.plan, TemplateRegistry::builtin(), {}};
+  ptxtest::Reference ref{m.plan, ptxtest::registry(), {}};
   auto out = ref.run(in);
   REQUIRE(out["out"].data.size() == 2);
   CHECK(out["out"].data[0] == 19 + 22);

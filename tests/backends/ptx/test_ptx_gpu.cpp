@@ -25,11 +25,11 @@ int main() {
   for (auto& c : ptxtest::cases()) {
     auto inputs = ptxtest::make_inputs(c.plan, 42, c.index_bound);
     auto ref_inputs = inputs;
-    ptxtest::Reference ref{c.plan, TemplateRegistry::builtin(), {}};
+    ptxtest::Reference ref{c.plan, ptxtest::registry(), {}};
     auto expect = ref.run(ref_inputs);
     RunResult r;
     try {
-      r = backend->run(c.plan, inputs, TemplateRegistry::builtin(), RunOptions{});
+      r = backend->run(c.plan, inputs, ptxtest::registry(), RunOptions{});
     } catch (const Error& e) {
       std::printf("FAIL %-28s %s\n", c.name.c_str(), e.what());
       ++failed;
