@@ -6,14 +6,6 @@
 
 using namespace egfuse;
 
-static Tolerance tol_for(DType dt) {
-  switch (dt) {
-    case DType::bf16: return {1e-2, 1e-2};
-    case DType::f16: return {1e-3, 2e-3};
-    default: return {1e-5, 1e-4};
-  }
-}
-
 int main() {
   auto backend = make_cuda_backend();
   std::string why;
@@ -22,6 +14,7 @@ int main() {
     return 77;
   }
   int failed = 0, passed = 0;
+  std::string device;
   for (auto& c : ptxtest::cases()) {
     auto inputs = ptxtest::make_inputs(c.plan, 42, c.index_bound);
     auto ref_inputs = inputs;
@@ -35,26 +28,21 @@ int main() {
       ++failed;
       continue;
     }
+    device = r.device;
     bool ok = true;
     for (auto& [name, want] : expect) {
       const Tensor& got = r.outputs.at(name);
-      Tolerance t = tol_for(want.type.dtype);
-      double worst = 0;
-      int64_t bad = -1;
-      for (size_t i = 0; i < want.data.size(); ++i) {
-        double d = std::fabs(got.data[i] - want.data[i]);
-        double lim = t.abs + t.rel * std::fabs(want.data[i]);
-        if (!(d <= lim) && bad < 0) bad = int64_t(i);
-        if (d > worst || std::isnan(d)) worst = std::isnan(d) ? INFINITY : d;
-      }
-      std::printf("%s %-28s %-8s max |err| %.3g%s\n", bad < 0 ? "ok  " : "FAIL", c.name.c_str(), name.c_str(), worst,
-                  bad < 0 ? "" : (" first bad element " + std::to_string(bad) + ": got " +
-                                  std::to_string(got.data[size_t(bad)]) + " want " +
-                                  std::to_string(want.data[size_t(bad)])).c_str());
-      ok = ok && bad < 0;
+      Comparison cmp = compare(got, want, tolerance_for(want.type.dtype));
+      int64_t bad = cmp.ok ? -1 : cmp.worst_index;
+      std::printf("%s %-28s %-10s max |err| %.3g%s\n", cmp.ok ? "ok  " : "FAIL", c.name.c_str(), name.c_str(),
+                  cmp.max_abs,
+                  cmp.ok ? "" : (" worst element " + std::to_string(bad) + ": got " +
+                                 std::to_string(got.data[size_t(bad)]) + " want " +
+                                 std::to_string(want.data[size_t(bad)])).c_str());
+      ok = ok && cmp.ok;
     }
     (ok ? passed : failed)++;
   }
-  std::printf("device: %s\n%d passed, %d failed\n", backend->name().c_str(), passed, failed);
+  std::printf("device: %s\n%d passed, %d failed\n", device.c_str(), passed, failed);
   return failed ? 1 : 0;
 }
