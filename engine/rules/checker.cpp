@@ -86,7 +86,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 template <class Names>
 std::string suggestion(const std::string& name, const Names& names) {
   std::string best;
-  size_t best_d = std::max<size_t>(2, name.size() / 3) + 1;
+  size_t best_d = std::max<size_t>(1, name.size() / 3) + 1;
   for (auto& n : names) {
     size_t d = edit_distance(name, n);
     if (d < best_d) best_d = d, best = n;
