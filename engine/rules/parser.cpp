@@ -626,6 +626,32 @@ ParsedFile parse_file(std::shared_ptr<const SourceFile> file, Diagnostics& diags
     line = size_t(itl - file->line_starts.begin());
     col = off - file->line_starts[line - 1] + 1;
   };
+  // Bound the nesting depth so that no input can exhaust the stack of the
+  // recursive descent (patterns and guards nest through parentheses, and
+  // guards through `not`).
+  {
+    constexpr int kMaxDepth = 200;
+    int depth = 0, nots = 0;
+    size_t ci = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (ci < pf.comments.size() && i == pf.comments[ci].begin) {
+        i = pf.comments[ci++].end;
+        continue;
+      }
+      char c = t[i];
+      if (std::isspace(static_cast<unsigned char>(c))) continue;
+      bool is_not = c == 'n' && t.compare(i, 4, "not ") == 0 && (i == 0 || !std::isalnum(static_cast<unsigned char>(t[i - 1])));
+      nots = is_not ? nots + 1 : 0;
+      if (is_not) i += 2;
+      if (c == '(' || c == '[' || c == '{') ++depth;
+      if (c == ')' || c == ']' || c == '}') depth = std::max(0, depth - 1);
+      if (depth > kMaxDepth || nots > kMaxDepth) {
+        diags.error(span_at(file, i), "E-syntax", "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+        pf.ok = false;
+        return pf;
+      }
+    }
+  }
   // Leading spacing.
   size_t pos = 0;
   {
