@@ -116,6 +116,12 @@ TEST_CASE("the formatter keeps comments and reports syntax errors", "[rules][fmt
   auto out = format_rules("t.rules", src, diags);
   REQUIRE(out);
   CHECK(*out == "op f(x) // trailing\n\n// own line\nop g(x)\n");
+  // Comments inside a rule written over several lines.
+  std::string multi = "op f(x)\nrule a: f(\n  // inner\n  ?x) => ?x // t1\n  if is_const(?x) // t2\n";
+  auto m = format_rules("t.rules", multi, diags);
+  REQUIRE(m);
+  CHECK(*m == "op f(x)\nrule a: (f ?x) => ?x // t1\n  // inner\n  if is_const(?x) // t2\n");
+  CHECK(format_rules("t.rules", *m, diags) == m);
   CHECK_FALSE(format_rules("t.rules", "rule r: (", diags));
   CHECK(diags.has_errors());
 }
