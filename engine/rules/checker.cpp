@@ -86,7 +86,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 template <class Names>
 std::string suggestion(const std::string& name, const Names& names) {
   std::string best;
-  size_t best_d = std::max<size_t>(2, name.size() / 3) + 1;
+  size_t best_d = std::max<size_t>(1, name.size() / 3) + 1;
   for (auto& n : names) {
     size_t d = edit_distance(name, n);
     if (d < best_d) best_d = d, best = n;
@@ -503,43 +503,6 @@ class Checker {
                 &it->second->span, "the positive condition");
   }
 
-  // Canonical text of a rule with variables renamed in order of appearance.
-  static std::string canonical(const Pattern& p, std::map<std::string, std::string>& names) {
-    auto rename = [&](const std::string& n) {
-      auto [it, fresh] = names.emplace(n, "");
-      if (fresh) it->second = "v" + std::to_string(names.size() - 1);
-      return it->second;
-    };
-    Pattern q = p;
-    std::function<void(Pattern&)> walk = [&](Pattern& x) {
-      if (x.kind == Pattern::Kind::var || x.kind == Pattern::Kind::varargs || (x.kind == Pattern::Kind::apply && x.op_is_var))
-        x.name = rename(x.name);
-      for (auto& c : x.args) walk(c);
-    };
-    walk(q);
-    return to_string(q);
-  }
-  static std::string canonical(const Guard& g, std::map<std::string, std::string>& names) {
-    Guard h = g;
-    // Guards are compared by text after renaming the pattern variables they mention.
-    std::function<void(Guard&)> rename = [&](Guard& x) {
-      for (auto& a : x.args) {
-        std::map<std::string, std::string>& m = names;
-        std::function<void(Pattern&)> w = [&](Pattern& p) {
-          if (p.kind == Pattern::Kind::var || p.kind == Pattern::Kind::varargs || (p.kind == Pattern::Kind::apply && p.op_is_var)) {
-            auto it = m.find(p.name);
-            if (it != m.end()) p.name = it->second;
-          }
-          for (auto& c : p.args) w(c);
-        };
-        w(a);
-      }
-      for (auto& k : x.kids) rename(k);
-    };
-    rename(h);
-    return to_string(h);
-  }
-
   void duplicates() {
     struct Seen {
       const Rule* rule;
@@ -548,9 +511,9 @@ class Checker {
     std::unordered_map<std::string, std::vector<Seen>> by_rewrite;
     for (auto& r : rs_.rules) {
       std::map<std::string, std::string> names;
-      std::string l = canonical(r.lhs, names);
-      std::string rr = canonical(r.rhs, names);
-      std::string gtext = r.guard ? canonical(*r.guard, names) : "";
+      std::string l = canonical_text(r.lhs, names);
+      std::string rr = canonical_text(r.rhs, names);
+      std::string gtext = r.guard ? canonical_text(*r.guard, names) : "";
       std::string key = l + (r.bidirectional ? " <=> " : " => ") + rr;
       auto& list = by_rewrite[key];
       for (auto& s : list) {

@@ -199,10 +199,15 @@ std::optional<std::string> format_rules(const std::string& path, const std::stri
   auto blank_before = [&](size_t at, bool allowed) {
     if (!first && allowed && has_blank_line(text, prev_end, at)) out += "\n";
   };
+  std::vector<bool> emitted(pf.comments.size(), false);
   for (size_t li = 0; li < lines.size(); ++li) {
     const Line& ln = lines[li];
     while (ci < pf.comments.size() && pf.comments[ci].begin < ln.begin) {
       const Comment& c = pf.comments[ci];
+      if (emitted[ci]) {
+        ++ci;
+        continue;
+      }
       if (is_trailing(c) && !first) {  // belongs to the previous line
         while (!out.empty() && out.back() == '\n') out.pop_back();
         out += " " + comment_text(c) + "\n";
@@ -216,19 +221,24 @@ std::optional<std::string> format_rules(const std::string& path, const std::stri
     }
     blank_before(ln.begin, ln.may_follow_blank);
     out += indent(ln.indent) + ln.text;
-    // Trailing comments that start inside this line's range.
-    while (ci < pf.comments.size() && pf.comments[ci].begin < ln.end && is_trailing(pf.comments[ci])) {
-      out += " " + comment_text(pf.comments[ci]);
-      prev_end = pf.comments[ci].end;
-      ++ci;
-    }
-    // Own-line comments inside the range (e.g. between the lines of a rule) go after it.
+    // Trailing comments that start inside this line's range end the line;
+    // own-line comments inside the range (between the source lines of a rule)
+    // go on their own lines after it.
+    for (size_t k = ci; k < pf.comments.size() && pf.comments[k].begin < ln.end; ++k)
+      if (!emitted[k] && is_trailing(pf.comments[k])) {
+        out += " " + comment_text(pf.comments[k]);
+        emitted[k] = true;
+      }
     out += "\n";
     first = false;
     prev_end = std::max(prev_end, ln.end);
   }
   while (ci < pf.comments.size()) {
     const Comment& c = pf.comments[ci];
+    if (emitted[ci]) {
+      ++ci;
+      continue;
+    }
     if (is_trailing(c) && !first) {
       while (!out.empty() && out.back() == '\n') out.pop_back();
       out += " " + comment_text(c) + "\n";

@@ -76,24 +76,31 @@ struct attrs : seq<one<'{'>, sp, opt<list<attr, sym<','>>>, must<one<'}'>>> {};
 struct call_args : opt<list<seq<pattern, sp>, sym<','>>> {};
 struct head_name : sor<ident, symop> {};
 struct head_var : var_name {};
+// Every alternative starts with a distinct lookahead so that no node of the
+// parse tree is built and thrown away (the parser's speed depends on it).
 // f(a, b) and ?p(a, b): no space before '(' (inside an s-expression, `x (y)` is two arguments).
-struct p_call : seq<head_name, opt<attrs>, one<'('>, sp, call_args, must<one<')'>>> {};
-struct p_var_call : seq<head_var, opt<attrs>, one<'('>, sp, call_args, must<one<')'>>> {};
+struct call_open : one<'('> {};
+struct call_tail : seq<call_open, sp, call_args, must<one<')'>>> {};
+struct varargs_mark : ellipsis {};
+// ?x, ?xs..., ?p(args), ?p{attrs}(args)
+struct p_var : seq<var_name, opt<sor<varargs_mark, seq<attrs, must<call_tail>>, call_tail>>> {};
+// name, f(args), f{attrs}(args)
+struct name_head : sor<ident, symop> {};
+struct p_name : seq<name_head, opt<sor<seq<attrs, must<call_tail>>, call_tail>>> {};
 struct sexpr_head : sor<head_var, head_name> {};
 struct p_sexpr : seq<one<'('>, sp, must<sexpr_head>, opt<attrs>, sp, star<pattern, sp>, must<one<')'>>> {};
-struct p_varargs : seq<var_name, ellipsis> {};
-struct p_var : var_name {};
 struct p_number : number {};
-struct p_symbol : ident {};
-struct pattern : sor<p_number, p_var_call, p_varargs, p_var, p_sexpr, p_call, p_symbol> {};
+struct number_start : seq<opt<one<'-'>>, digit> {};
+struct pattern : sor<seq<at<number_start>, p_number>, seq<at<one<'?'>>, p_var>, seq<at<one<'('>>, p_sexpr>, p_name> {};
 
 // ---------------------------------------------------------------- guards
 struct g_or;
 struct g_fname : ident {};
-struct g_arg : sor<shape_lit, pattern> {};
+struct g_arg : sor<seq<at<one<'['>>, shape_lit>, pattern> {};
 struct g_call : seq<g_fname, one<'('>, sp, opt<list<seq<g_arg, sp>, sym<','>>>, must<sym<')'>>> {};
 struct g_literal : sor<shape_lit, number, ident> {};
-struct g_operand : sor<g_call, g_literal> {};
+struct g_call_start : seq<ident, one<'('>> {};
+struct g_operand : sor<seq<at<g_call_start>, g_call>, g_literal> {};
 struct g_cmpop : sor<string<'=', '='>, string<'!', '='>, string<'<', '='>, string<'>', '='>, one<'<'>, one<'>'>> {};
 struct g_rhs_operand : g_operand {};
 struct g_compare : seq<g_operand, sp, opt<g_cmpop, sp, must<g_rhs_operand>, sp>> {};
@@ -174,8 +181,9 @@ struct phase_setting : seq<setting_key, sp, must<setting_value>, sp> {};
 struct phase_decl : seq<kw_phase, sp, must<phase_name>, sp, must<sym<':'>>, must<list<phase_setting, sym<','>>>> {};
 struct block_close : one<'}'> {};
 
-struct item : sor<include_decl, op_decl, template_decl, ruleset_open, rule_decl, use_decl, schedule_open,
-                  phase_decl, block_close> {};
+struct item : sor<seq<at<kw_rule>, rule_decl>, seq<at<kw_op>, op_decl>, seq<at<kw_template>, template_decl>,
+                  seq<at<kw_ruleset>, ruleset_open>, seq<at<kw_include>, include_decl>, seq<at<kw_use>, use_decl>,
+                  seq<at<kw_schedule>, schedule_open>, seq<at<kw_phase>, phase_decl>, block_close> {};
 // One top-level item and the spacing after it.
 struct top_item : seq<must<item>, sp> {};
 

@@ -25,8 +25,8 @@ template <class Rule>
 using selector = pt::selector<
     Rule,
     pt::store_content::on<g::dim_var, g::dim_int, g::dim_mulop, g::dim_addop, g::dim_term, g::dim_expr, g::shape_lit,
-                          g::attr_key, g::attr_value, g::attr, g::attrs, g::head_name, g::head_var, g::p_call,
-                          g::p_var_call, g::p_sexpr, g::p_varargs, g::p_var, g::p_number, g::p_symbol, g::g_fname,
+                          g::attr_key, g::attr_value, g::attr, g::attrs, g::head_name, g::head_var, g::call_open,
+                          g::varargs_mark, g::p_var, g::p_name, g::p_sexpr, g::p_number, g::g_fname,
                           g::g_call, g::g_literal, g::g_cmpop, g::g_compare, g::g_not, g::g_and, g::g_or,
                           g::include_path, g::include_decl, g::op_name, g::param_name, g::param_variadic,
                           g::param_type, g::op_param, g::attr_decl, g::attr_kind, g::result_type, g::op_property,
@@ -127,6 +127,21 @@ std::string token_at(const std::string& text, size_t off) {
   return "'" + text.substr(off, e - off) + "'";
 }
 
+// The offset just after the last token before `e` (skipping spacing and
+// comments), not going below `floor`.
+size_t trim_back(const std::string& text, const std::vector<Comment>& comments, size_t floor, size_t e) {
+  for (;;) {
+    while (e > floor && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
+    if (e == floor) return e;
+    auto it = std::upper_bound(comments.begin(), comments.end(), e - 1,
+                               [](size_t x, const Comment& c) { return x < c.begin; });
+    if (it == comments.begin()) return e;
+    --it;
+    if (e - 1 >= it->begin && e - 1 < it->end && it->begin >= floor) e = it->begin;
+    else return e;
+  }
+}
+
 class Converter {
  public:
   Converter(ParsedFile& pf, Diagnostics& diags) : pf_(pf), diags_(diags), text_(pf.file->text) {}
@@ -134,18 +149,7 @@ class Converter {
   size_t off(const pegtl::internal::iterator& it) const { return size_t(it.data - text_.data()); }
   size_t begin(const Node& n) const { return off(n.m_begin); }
   // End of a node without the spacing (and comments) some rules consume after it.
-  size_t end(const Node& n) const {
-    size_t e = off(n.m_end), b = off(n.m_begin);
-    for (;;) {
-      while (e > b && std::isspace(static_cast<unsigned char>(text_[e - 1]))) --e;
-      auto it = std::upper_bound(pf_.comments.begin(), pf_.comments.end(), e - 1,
-                                 [](size_t x, const Comment& c) { return x < c.begin; });
-      if (e == b || it == pf_.comments.begin()) return e;
-      --it;
-      if (e - 1 >= it->begin && e - 1 < it->end && it->begin >= b) e = it->begin;
-      else return e;
-    }
-  }
+  size_t end(const Node& n) const { return trim_back(text_, pf_.comments, off(n.m_begin), off(n.m_end)); }
   SourceSpan span(const Node& n) const {
     size_t b = begin(n), e = end(n);
     size_t eol = text_.find('\n', b);
@@ -199,28 +203,38 @@ class Converter {
       auto s = n.string_view();
       p.number = std::strtod(std::string(s).c_str(), nullptr);
       p.name = number_text(p.number);
-    } else if (n.is_type<g::p_var>()) {
-      p.kind = Pattern::Kind::var;
-      p.name = str(n).substr(1);
-    } else if (n.is_type<g::p_varargs>()) {
-      p.kind = Pattern::Kind::varargs;
-      std::string s = str(n);
-      p.name = s.substr(1, s.size() - 4);
-    } else if (n.is_type<g::p_symbol>()) {
-      p.kind = Pattern::Kind::symbol;
-      p.name = str(n);
-    } else {  // p_call, p_var_call, p_sexpr
+    } else if (n.is_type<g::p_sexpr>()) {
       p.kind = Pattern::Kind::apply;
-      p.sexpr = n.is_type<g::p_sexpr>();
+      p.sexpr = true;
       const Node& head = *n.children.at(0);
       p.op_is_var = head.is_type<g::head_var>();
       p.name = p.op_is_var ? str(head).substr(1) : str(head);
       for (size_t i = 1; i < n.children.size(); ++i) {
         const Node& c = *n.children[i];
-        if (c.is_type<g::attrs>())
-          attrs(c, p);
-        else
-          p.args.push_back(pattern(c));
+        if (c.is_type<g::attrs>()) attrs(c, p);
+        else p.args.push_back(pattern(c));
+      }
+    } else {  // p_var / p_name: a head and an optional call tail
+      bool is_var = n.is_type<g::p_var>();
+      auto s = n.string_view();
+      size_t name_end = 0;
+      while (name_end < s.size() && s[name_end] != '(' && s[name_end] != '{' && s[name_end] != '.' &&
+             !std::isspace(static_cast<unsigned char>(s[name_end])))
+        ++name_end;
+      p.name = std::string(s.substr(is_var ? 1 : 0, name_end - (is_var ? 1 : 0)));
+      const auto& kids = n.children;
+      if (!kids.empty() && kids[0]->is_type<g::varargs_mark>()) {
+        p.kind = Pattern::Kind::varargs;
+      } else if (kids.empty()) {
+        p.kind = is_var ? Pattern::Kind::var : Pattern::Kind::symbol;
+      } else {
+        p.kind = Pattern::Kind::apply;
+        p.op_is_var = is_var;
+        for (auto& cp : kids) {
+          const Node& c = *cp;
+          if (c.is_type<g::attrs>()) attrs(c, p);
+          else if (!c.is_type<g::call_open>()) p.args.push_back(pattern(c));
+        }
       }
     }
     return p;
@@ -612,6 +626,32 @@ ParsedFile parse_file(std::shared_ptr<const SourceFile> file, Diagnostics& diags
     line = size_t(itl - file->line_starts.begin());
     col = off - file->line_starts[line - 1] + 1;
   };
+  // Bound the nesting depth so that no input can exhaust the stack of the
+  // recursive descent (patterns and guards nest through parentheses, and
+  // guards through `not`).
+  {
+    constexpr int kMaxDepth = 200;
+    int depth = 0, nots = 0;
+    size_t ci = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (ci < pf.comments.size() && i == pf.comments[ci].begin) {
+        i = pf.comments[ci++].end;
+        continue;
+      }
+      char c = t[i];
+      if (std::isspace(static_cast<unsigned char>(c))) continue;
+      bool is_not = c == 'n' && t.compare(i, 4, "not ") == 0 && (i == 0 || !std::isalnum(static_cast<unsigned char>(t[i - 1])));
+      nots = is_not ? nots + 1 : 0;
+      if (is_not) i += 2;
+      if (c == '(' || c == '[' || c == '{') ++depth;
+      if (c == ')' || c == ']' || c == '}') depth = std::max(0, depth - 1);
+      if (depth > kMaxDepth || nots > kMaxDepth) {
+        diags.error(span_at(file, i), "E-syntax", "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+        pf.ok = false;
+        return pf;
+      }
+    }
+  }
   // Leading spacing.
   size_t pos = 0;
   {
@@ -622,17 +662,33 @@ ParsedFile parse_file(std::shared_ptr<const SourceFile> file, Diagnostics& diags
   while (pos < t.size()) {
     size_t line = 1, col = 1;
     position_of(pos, line, col);
-    pegtl::memory_input<> in(t.data() + pos, t.data() + t.size(), file->path, pos, line, col);
+    // An empty source name: every parse-tree node copies it, and positions come from offsets anyway.
+    pegtl::memory_input<pegtl::tracking_mode::lazy> in(t.data() + pos, t.data() + t.size(), "", pos, line, col);
     std::unique_ptr<Node> root;
     try {
       root = pt::parse<g::top_item, selector, pegtl::nothing, control>(in);
     } catch (const pegtl::parse_error& e) {
       size_t eoff = e.positions().empty() ? pos : e.positions().front().byte;
       std::string msg(e.message());
-      Diagnostic d{Severity::error, "E-syntax", msg + ", found " + token_at(t, eoff), span_at(file, eoff), {}};
+      // When what was found is on a later line, point just after the last token instead.
+      size_t at = eoff;
+      size_t prev = trim_back(t, pf.comments, pos, eoff);
+      if (prev > pos && t.find('\n', prev) < eoff) at = prev;
+      Diagnostic d{Severity::error, "E-syntax", msg + ", found " + token_at(t, eoff), span_at(file, at), {}};
       diags.add(std::move(d));
       pf.ok = false;
-      // Resume at the next line that starts an item.
+      // Resume at the next line that starts an item (the error's own line when
+      // the unexpected token begins one, e.g. a '}' after an incomplete item).
+      size_t ls = t.rfind('\n', eoff == 0 ? 0 : eoff - 1);
+      ls = (ls == std::string::npos || eoff == 0) ? 0 : ls + 1;
+      if (ls > pos && ls <= eoff) {
+        size_t le = t.find('\n', ls);
+        std::string_view ln(t.data() + ls, (le == std::string::npos ? t.size() : le) - ls);
+        if (ln.substr(0, eoff - ls).find_first_not_of(" \t") == std::string_view::npos && starts_item(ln)) {
+          pos = ls;
+          continue;
+        }
+      }
       size_t p = t.find('\n', std::max(eoff, pos));
       while (p != std::string::npos) {
         size_t e2 = t.find('\n', p + 1);
@@ -744,7 +800,8 @@ ParsedFile parse_file(std::shared_ptr<const SourceFile> file, Diagnostics& diags
     pos = next;
   }
   if (block) {
-    Diagnostic d{Severity::error, "E-syntax", "expected '}' before end of file", span_at(file, t.size()), {}};
+    Diagnostic d{Severity::error, "E-syntax", "expected '}' before end of file",
+                 span_at(file, trim_back(t, pf.comments, 0, t.size())), {}};
     d.notes.emplace_back(block->open, "to close the block opened here");
     diags.add(std::move(d));
     pf.ok = false;
@@ -781,8 +838,8 @@ std::vector<ParsedFile> parse_with_includes(const std::vector<std::shared_ptr<co
       std::string path = resolve_include(f->path, inc.path);
       if (path.empty()) {
         diags.error(inc.span, "E-include",
-                    "cannot find included file '" + inc.path + "' (looked next to " + f->path + " and in " +
-                        standard_rules_dir() + ")");
+                    "cannot find included file '" + inc.path +
+                        "' (looked next to the including file and in the standard rule directory)");
         continue;
       }
       if (!seen.insert(key_of(path)).second) continue;

@@ -2,6 +2,7 @@
 // (shared by to_string, the formatter and the checker's messages).
 #include <charconv>
 #include <cmath>
+#include <map>
 
 #include "engine/rules/syntax.hpp"
 
@@ -23,10 +24,19 @@ bool is_symbolic_name(const std::string& n) {
   return !n.empty() && !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_');
 }
 
-static void print(const Pattern& p, std::string& out) {
+// `names`, when given, renames variables (new ones get v0, v1, ... in order of appearance).
+using Names = std::map<std::string, std::string>;
+static const std::string& var_name(const std::string& n, Names* names) {
+  if (!names) return n;
+  auto [it, fresh] = names->emplace(n, std::string());
+  if (fresh) it->second = "v" + std::to_string(names->size() - 1);
+  return it->second;
+}
+
+static void print(const Pattern& p, std::string& out, Names* names = nullptr) {
   switch (p.kind) {
-    case Pattern::Kind::var: out += "?" + p.name; return;
-    case Pattern::Kind::varargs: out += "?" + p.name + "..."; return;
+    case Pattern::Kind::var: out += "?" + var_name(p.name, names); return;
+    case Pattern::Kind::varargs: out += "?" + var_name(p.name, names) + "..."; return;
     case Pattern::Kind::number: out += number_text(p.number); return;
     case Pattern::Kind::symbol: out += p.name; return;
     case Pattern::Kind::apply: break;
@@ -34,20 +44,20 @@ static void print(const Pattern& p, std::string& out) {
   bool sexpr = p.sexpr || (!p.op_is_var && is_symbolic_name(p.name));
   if (sexpr) out += "(";
   if (p.op_is_var) out += "?";
-  out += p.name;
+  out += p.op_is_var ? var_name(p.name, names) : p.name;
   if (!p.attrs.empty()) {
     out += "{";
     for (size_t i = 0; i < p.attrs.size(); ++i) out += (i ? ", " : "") + p.attrs[i].first + "=" + p.attrs[i].second;
     out += "}";
   }
   if (sexpr) {
-    for (auto& a : p.args) out += " ", print(a, out);
+    for (auto& a : p.args) out += " ", print(a, out, names);
     out += ")";
   } else {
     out += "(";
     for (size_t i = 0; i < p.args.size(); ++i) {
       if (i) out += ", ";
-      print(p.args[i], out);
+      print(p.args[i], out, names);
     }
     out += ")";
   }
@@ -68,11 +78,11 @@ static int precedence(const Guard& g) {
   }
 }
 
-static void print(const Guard& g, std::string& out) {
+static void print(const Guard& g, std::string& out, Names* names = nullptr) {
   auto kid = [&](const Guard& k, int min_prec) {
     bool paren = precedence(k) < min_prec;
     if (paren) out += "(";
-    print(k, out);
+    print(k, out, names);
     if (paren) out += ")";
   };
   switch (g.kind) {
@@ -88,9 +98,9 @@ static void print(const Guard& g, std::string& out) {
       kid(g.kids.at(0), 3);
       return;
     case Guard::Kind::compare:
-      print(g.kids.at(0), out);
+      print(g.kids.at(0), out, names);
       out += " " + g.name + " ";
-      print(g.kids.at(1), out);
+      print(g.kids.at(1), out, names);
       return;
     case Guard::Kind::call:
       if (g.name.empty()) {
@@ -98,7 +108,10 @@ static void print(const Guard& g, std::string& out) {
         return;
       }
       out += g.name + "(";
-      for (size_t i = 0; i < g.args.size(); ++i) out += (i ? ", " : "") + to_string(g.args[i]);
+      for (size_t i = 0; i < g.args.size(); ++i) {
+        if (i) out += ", ";
+        print(g.args[i], out, names);
+      }
       if (g.is_literal) out += (g.args.empty() ? "" : ", ") + g.literal;
       out += ")";
       return;
@@ -108,6 +121,18 @@ static void print(const Guard& g, std::string& out) {
 std::string to_string(const Guard& g) {
   std::string out;
   print(g, out);
+  return out;
+}
+
+std::string canonical_text(const Pattern& p, std::map<std::string, std::string>& names) {
+  std::string out;
+  print(p, out, &names);
+  return out;
+}
+
+std::string canonical_text(const Guard& g, std::map<std::string, std::string>& names) {
+  std::string out;
+  print(g, out, &names);
   return out;
 }
 

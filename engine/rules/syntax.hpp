@@ -2,6 +2,7 @@
 // order, byte ranges, comments), shared by the parser, checker and formatter.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -73,5 +74,9 @@ std::string number_text(double v);
 std::string duration_text(double seconds);
 std::string phase_text(const Phase& p);
 bool is_symbolic_name(const std::string& name);
+// Canonical text with variables renamed v0, v1, ... in order of appearance
+// (shared `names` across the parts of one rule): equal texts = same rewrite.
+std::string canonical_text(const Pattern& p, std::map<std::string, std::string>& names);
+std::string canonical_text(const Guard& g, std::map<std::string, std::string>& names);
 
 }  // namespace egfuse::rules

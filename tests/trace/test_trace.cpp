@@ -1,0 +1,128 @@
+// The trace debugger on traces of real compiles of the example graphs, and on
+// broken traces.
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include "egfuse/fusion.hpp"
+#include "egfuse/graph_text.hpp"
+#include "egfuse/rule_ast.hpp"
+#include "egfuse/templates.hpp"
+#include "egfuse/trace.hpp"
+#include "egfuse/trace_query.hpp"
+
+using namespace egfuse;
+
+namespace {
+std::string root() {
+  const char* r = std::getenv("EGFUSE_SOURCE_ROOT");
+  return r ? r : ".";
+}
+
+// Compiles an example graph with the standard rules, minus `drop` if given, and returns its trace.
+trace::TraceFile compile_trace(const std::string& example, const std::string& drop = "") {
+  Diagnostics d;
+  auto rs = rules::load_rules(rules::standard_rule_files(), d);
+  REQUIRE_FALSE(d.has_errors());
+  if (!drop.empty()) {
+    rs.rules.erase(std::remove_if(rs.rules.begin(), rs.rules.end(), [&](auto& r) { return r.name == drop; }),
+                   rs.rules.end());
+    for (auto& set : rs.rulesets)
+      set.rules.erase(std::remove(set.rules.begin(), set.rules.end(), drop), set.rules.end());
+  }
+  TemplateRegistry reg;
+  rs.register_templates(reg, d);
+  auto g = load_graph(root() + "/examples/" + example, reg, d);
+  REQUIRE(g);
+  std::ostringstream out;
+  {
+    eg::Trace tr(out);
+    CompileOptions opts;
+    opts.trace = &tr;
+    auto res = compile_graph(*g, rs, reg, opts, d);
+    REQUIRE(res.ok);
+  }
+  return trace::TraceFile::from_text(example + (drop.empty() ? "" : "-" + drop) + ".jsonl", out.str());
+}
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+}  // namespace
+
+TEST_CASE("summary and rules on the MLP example") {
+  auto t = compile_trace("mlp.graph");
+  auto s = trace::summary(t);
+  INFO(s);
+  CHECK(has(s, "saturation: "));
+  CHECK((has(s, "saturated") || has(s, "iteration limit")));
+  CHECK(has(s, "kernels formed: 1"));
+  auto r = trace::rules_table(t);
+  INFO(r);
+  CHECK(has(r, "template-epilogue @ "));
+  CHECK(has(r, "fusion.rules:"));
+  CHECK(has(trace::rules_json(t), "\"rule\":\"template-epilogue\""));
+}
+
+TEST_CASE("why names the kernel and the rule that formed it") {
+  auto t = compile_trace("mlp.graph");
+  auto w = trace::why(t, "y");
+  INFO(w);
+  CHECK(has(w, "y is computed in kernel"));
+  CHECK(has(w, "t, y0, y"));
+  CHECK(has(w, "template-epilogue @ "));
+  CHECK_THROWS_WITH(trace::why(t, "nosuchnode"), Catch::Contains("no node named 'nosuchnode'"));
+}
+
+TEST_CASE("why-not a prologue into a mutated input names the guard that refused it") {
+  auto t = compile_trace("kv_cache.graph");
+  auto w = trace::why_not(t, "template-prologue", "written");
+  INFO(w);
+  CHECK(has(w, "rule template-prologue @ "));
+  CHECK(has(w, "guard"));
+  CHECK(has(w, "allowed_prologue"));
+}
+
+TEST_CASE("diff after disabling one rule names the rule and the kernels that changed") {
+  auto a = compile_trace("mlp.graph");
+  auto b = compile_trace("mlp.graph", "template-epilogue");
+  auto d = trace::diff(a, b);
+  INFO(d);
+  CHECK(has(d, "template-epilogue: "));
+  CHECK(has(d, "(only in the first run)"));
+  CHECK(has(d, "kernels: 1 -> "));
+  CHECK(has(d, "- k"));
+}
+
+TEST_CASE("step and explain") {
+  auto t = compile_trace("mlp.graph");
+  auto s = trace::step(t, 0);
+  CHECK(has(s, "iteration 0"));
+  CHECK_THROWS_WITH(trace::step(t, 999), Catch::Contains("iteration 999 does not occur"));
+  auto e = trace::explain(t, "y", "y");
+  CHECK(has(e, "in 0 step(s)"));
+}
+
+TEST_CASE("pictures have the kernels as clusters") {
+  auto t = compile_trace("gated_mlp.graph");
+  auto plan = trace::dot_plan(t);
+  CHECK(has(plan, "subgraph cluster_k0"));
+  CHECK(has(trace::dot_input_graph(t), "->"));
+  CHECK(has(trace::dot_egraph(t), "cluster_c"));
+}
+
+TEST_CASE("broken traces are refused with the line") {
+  CHECK_THROWS_WITH(trace::TraceFile::from_text("t.jsonl", "garbage\n"),
+                    Catch::StartsWith("t.jsonl:1: expected a JSON object"));
+  CHECK_THROWS_WITH(trace::TraceFile::from_text("t.jsonl", "{\"ev\":\"iteration\"}\n"),
+                    Catch::Contains("t.jsonl:1: not an egfuse trace"));
+  CHECK_THROWS_WITH(
+      trace::TraceFile::from_text("t.jsonl", "{\"ev\":\"header\",\"schema\":\"egfuse-trace\",\"version\":7}\n"),
+      Catch::Contains("version 7 is not supported (this egfuse reads version 1)"));
+  std::string good = "{\"ev\":\"header\",\"schema\":\"egfuse-trace\",\"version\":1}\n";
+  CHECK_THROWS_WITH(trace::TraceFile::from_text("t.jsonl", good + "{\"ev\":\"apply\",\"rule\":\"x\",\"cl"),
+                    Catch::Contains("t.jsonl:2: ") && Catch::Contains("truncated"));
+  CHECK_THROWS_WITH(trace::TraceFile::from_text("t.jsonl", good + "{\"ev\":\"apply\" \"rule\":1}\n"),
+                    Catch::Contains("t.jsonl:2: expected ',' or '}'"));
+  CHECK_THROWS_WITH(trace::TraceFile::from_text("t.jsonl", good + "{\"rule\":1}\n"),
+                    Catch::Contains("t.jsonl:2: event has no \"ev\" kind"));
+  CHECK_THROWS_WITH(trace::TraceFile::from_text("t.jsonl", ""), Catch::Contains("empty trace"));
+}
