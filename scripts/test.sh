@@ -17,8 +17,16 @@ if [ "${EGFUSE_SKIP_SANITIZE:-0}" != 1 ]; then
     CC=clang-14 CXX=clang++-14 meson setup build-san -Dsanitize=true -Dfuzz=true -Db_lundef=false \
       -Dbuildtype=debugoptimized >/dev/null || status=1
   fi
-  if ninja -C build-san >/tmp/egfuse-build-san.log 2>&1; then
-    meson test -C build-san --suite unit --suite fuzz --num-processes 2 --timeout-multiplier 4 \
+  # Build only what the unit and fuzz suites run (not the CLI or benchmarks).
+  targets=$(meson introspect build-san --tests 2>/dev/null | python3 -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    if set(t["suite"]) & {"egfuse:unit", "egfuse:fuzz", "unit", "fuzz"}:
+        rel = os.path.relpath(t["cmd"][0], os.path.abspath("build-san"))
+        if not rel.startswith(".."):
+            print(rel)' | sort -u)
+  if ninja -C build-san $targets >/tmp/egfuse-build-san.log 2>&1; then
+    meson test -C build-san --no-rebuild --suite unit --suite fuzz --num-processes 2 --timeout-multiplier 4 \
       --print-errorlogs || status=1
   else
     tail -50 /tmp/egfuse-build-san.log
