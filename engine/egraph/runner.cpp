@@ -34,7 +34,7 @@ CompiledRule compile_direction(const rules::Rule& r, const rules::Pattern& lhs, 
   c.rule_id = g.intern_rule(c.name, c.location);
   c.lhs = CompiledPattern::compile(lhs, g, c.vars);
   c.rhs = CompiledPattern::compile_build(rhs, g, c.vars, &c.lhs);
-  c.lhs_build = CompiledPattern::compile_build(lhs, g, c.vars, &c.lhs);
+  c.lhs_build = CompiledPattern::compile_build(lhs, g, c.vars, &c.lhs, true);
   // Keep only the payload registers the builds read, renumbered densely.
   for (auto* prog : {&c.rhs, &c.lhs_build})
     for (auto& b : *prog) {
