@@ -29,6 +29,9 @@ struct Pattern {
   std::vector<Pattern> args;
   std::vector<std::pair<std::string, std::string>> attrs;  // key, literal text
   SourceSpan span;
+  // Printed as an s-expression `(f a b)` rather than `f(a, b)`. The checker sets
+  // it from the op's declaration (untyped and symbolic ops print as s-expressions).
+  bool sexpr = false;
 };
 
 // ---------------------------------------------------------------- guards
@@ -56,6 +59,7 @@ struct OpDecl {
   std::string result_type;   // "" untyped
   std::vector<std::string> properties;  // pointwise, reduction, commutative, associative, view ...
   std::optional<Pattern> definition;    // composite: decomposition over params (params as ?vars)
+  std::vector<OpParam> attrs;           // declared attributes: name, kind (int, ints, float, bool, dtype, str)
   std::string doc;
   SourceSpan span;
   bool primitive() const { return !definition.has_value(); }
@@ -72,6 +76,9 @@ struct Rule {
   Pattern lhs, rhs;
   bool bidirectional = false;
   std::optional<Guard> guard;
+  // Set by the checker for a <=> rule whose right side does not bind every
+  // variable of the left side: only the forward direction is applied.
+  bool reverse_unbound = false;
   std::string ruleset;       // ruleset it belongs to ("" = default)
   SourceSpan span;
   std::string location() const;  // "file:line"
@@ -85,6 +92,7 @@ struct Ruleset {
 };
 
 struct Phase {
+  std::string name;
   std::string ruleset;
   std::optional<int64_t> iter_limit, node_limit;
   std::optional<double> time_limit_s;
