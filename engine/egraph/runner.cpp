@@ -294,7 +294,8 @@ RunReport Runner::run() {
 }
 
 std::vector<RunReport> run_schedule(EGraph& g, const rules::RuleSet& rs, const rules::Schedule& s,
-                                    const GuardRegistry* guards, std::ostream* progress) {
+                                    const GuardRegistry* guards, std::ostream* progress,
+                                    const std::function<bool(const EGraph&)>& goal) {
   std::vector<RunReport> out;
   for (auto& ph : s.phases) {
     RunnerOptions o;
@@ -306,8 +307,10 @@ std::vector<RunReport> run_schedule(EGraph& g, const rules::RuleSet& rs, const r
     if (ph.ban_length) o.ban_length = *ph.ban_length;
     o.guards = guards;
     o.progress = progress;
+    o.goal = goal;
     Runner r(g, compile_ruleset(rs, ph.ruleset, g), o);
     out.push_back(r.run());
+    if (out.back().stop == StopReason::goal_reached) break;
   }
   return out;
 }

@@ -252,7 +252,9 @@ class Runner {
 };
 
 // Runs each phase of a schedule on `g` (rules from `rs`); one report per phase.
+// Stops early (goal reached) when `goal` holds after an iteration.
 std::vector<RunReport> run_schedule(EGraph& g, const rules::RuleSet& rs, const rules::Schedule& s,
-                                    const GuardRegistry* guards = nullptr, std::ostream* progress = nullptr);
+                                    const GuardRegistry* guards = nullptr, std::ostream* progress = nullptr,
+                                    const std::function<bool(const EGraph&)>& goal = {});
 
 }  // namespace egfuse::eg
