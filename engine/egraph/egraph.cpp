@@ -149,6 +149,13 @@ uint32_t EGraph::number_index(double v) {
   return uint32_t(numbers_.size() - 1);
 }
 
+std::optional<uint32_t> EGraph::find_number(double v) const {
+  if (v == 0) v = 0;
+  auto it = number_index_.find(std::bit_cast<uint64_t>(v));
+  if (it == number_index_.end()) return std::nullopt;
+  return it->second;
+}
+
 OpInfo& EGraph::op_info(Sym s) {
   if (op_info_.size() <= s) op_info_.resize(s + 1);
   if (!op_info_[s]) op_info_[s] = std::make_unique<OpInfo>();

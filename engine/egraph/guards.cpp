@@ -30,11 +30,9 @@ std::optional<Id> lookup_pattern(const EGraph& g, const CompiledRule& r, std::sp
     case P::Kind::varargs:
       return std::nullopt;
     case P::Kind::number: {
-      // Numbers are looked up by value among the literal classes.
-      for (Id c : g.classes_with_op(kNumOp))
-        for (Id n : g.class_nodes_with_op(c, kNumOp))
-          if (g.number(g.node(n).payload) == p.number) return c;
-      return std::nullopt;
+      auto idx = g.find_number(p.number);
+      if (!idx) return std::nullopt;
+      return g.lookup(kNumOp, {}, *idx);
     }
     case P::Kind::symbol: {
       auto o = g.ops().find(p.name);

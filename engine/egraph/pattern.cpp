@@ -329,7 +329,7 @@ RuleMatches search(const EGraph& g, const CompiledRule& r, size_t limit) {
 // ---------------------------------------------------------------- instantiation
 std::vector<CompiledPattern::Build> CompiledPattern::compile_build(const rules::Pattern& p, EGraph& g,
                                                                    const std::vector<VarInfo>& vars,
-                                                                   const CompiledPattern* lhs) {
+                                                                   const CompiledPattern* lhs, bool same_side) {
   std::vector<Build> out;
   auto find_var = [&](const P& at, VarKind k) -> const VarInfo& {
     for (auto& v : vars)
@@ -376,7 +376,7 @@ std::vector<CompiledPattern::Build> CompiledPattern::compile_build(const rules::
         } else {
           b.kind = Build::apply;
           b.op = g.op(q.name);
-          if (!q.attrs.empty()) b.payload = g.attrs(canonical_attrs(q.attrs));
+          if (!q.attrs.empty() && !same_side) b.payload = g.attrs(canonical_attrs(q.attrs));
           else if (lhs) {
             if (auto r = lhs->payload_reg_for(b.op)) b.payload_reg = *r;
           }

@@ -34,7 +34,7 @@ CompiledRule compile_direction(const rules::Rule& r, const rules::Pattern& lhs, 
   c.rule_id = g.intern_rule(c.name, c.location);
   c.lhs = CompiledPattern::compile(lhs, g, c.vars);
   c.rhs = CompiledPattern::compile_build(rhs, g, c.vars, &c.lhs);
-  c.lhs_build = CompiledPattern::compile_build(lhs, g, c.vars, &c.lhs);
+  c.lhs_build = CompiledPattern::compile_build(lhs, g, c.vars, &c.lhs, true);
   // Keep only the payload registers the builds read, renumbered densely.
   for (auto* prog : {&c.rhs, &c.lhs_build})
     for (auto& b : *prog) {
@@ -294,7 +294,8 @@ RunReport Runner::run() {
 }
 
 std::vector<RunReport> run_schedule(EGraph& g, const rules::RuleSet& rs, const rules::Schedule& s,
-                                    const GuardRegistry* guards, std::ostream* progress) {
+                                    const GuardRegistry* guards, std::ostream* progress,
+                                    const std::function<bool(const EGraph&)>& goal) {
   std::vector<RunReport> out;
   for (auto& ph : s.phases) {
     RunnerOptions o;
@@ -306,8 +307,10 @@ std::vector<RunReport> run_schedule(EGraph& g, const rules::RuleSet& rs, const r
     if (ph.ban_length) o.ban_length = *ph.ban_length;
     o.guards = guards;
     o.progress = progress;
+    o.goal = goal;
     Runner r(g, compile_ruleset(rs, ph.ruleset, g), o);
     out.push_back(r.run());
+    if (out.back().stop == StopReason::goal_reached) break;
   }
   return out;
 }

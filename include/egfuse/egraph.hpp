@@ -143,6 +143,7 @@ class EGraph {
   const std::string& attrs_text(uint32_t a) const { return attrs_.name(a); }
   double number(uint32_t payload) const { return numbers_[payload]; }
   uint32_t number_index(double v);
+  std::optional<uint32_t> find_number(double v) const;  // without adding
 
   OpInfo& op_info(Sym s);
   const OpInfo* find_op_info(Sym s) const { return s < op_info_.size() ? op_info_[s].get() : nullptr; }

@@ -72,8 +72,10 @@ class CompiledPattern {
     uint32_t payload_reg = ~0u;  // inherit the payload of a matched left-side node
     std::vector<int32_t> args;   // indices of earlier Build entries; -1-slot = splice varargs at slot
   };
+  // `same_side`: p is the left side itself (for explanations): every node
+  // takes the payload its match had, even where p lists attributes.
   static std::vector<Build> compile_build(const rules::Pattern& p, EGraph& g, const std::vector<VarInfo>& vars,
-                                          const CompiledPattern* lhs);
+                                          const CompiledPattern* lhs, bool same_side = false);
   std::span<const Instr> program() const { return prog_; }
   uint32_t num_regs() const { return nregs_; }
   uint32_t num_slots() const { return nslots_; }
@@ -250,7 +252,9 @@ class Runner {
 };
 
 // Runs each phase of a schedule on `g` (rules from `rs`); one report per phase.
+// Stops early (goal reached) when `goal` holds after an iteration.
 std::vector<RunReport> run_schedule(EGraph& g, const rules::RuleSet& rs, const rules::Schedule& s,
-                                    const GuardRegistry* guards = nullptr, std::ostream* progress = nullptr);
+                                    const GuardRegistry* guards = nullptr, std::ostream* progress = nullptr,
+                                    const std::function<bool(const EGraph&)>& goal = {});
 
 }  // namespace egfuse::eg
