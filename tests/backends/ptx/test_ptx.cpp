@@ -124,3 +124,29 @@ TEST_CASE("the host reference agrees with the interpreter on every fixture", "[p
     }
   }
 }
+
+#include "examples.hpp"
+
+// Every kernel of every example graph, fused and unfused, lowers and assembles.
+TEST_CASE("every example graph's kernels lower and assemble", "[ptx][examples]") {
+  std::string why;
+  if (!ptx_checker_available(why)) return;
+  auto ex = ptxtest::load_examples();
+  INFO(ex.errors);
+  REQUIRE(ex.plans.size() >= 5);
+  for (auto& e : ex.plans)
+    for (const Plan* p : {&e.fused, &e.unfused})
+      for (PtxTarget t : {PtxTarget::sm_80, PtxTarget::sm_90a}) {
+        PtxEmitOptions opt;
+        opt.target = t;
+        for (size_t i = 0; i < p->kernels.size(); ++i) {
+          INFO(e.name << (p == &e.fused ? " fused " : " unfused ") << p->kernels[i].name << " "
+                      << ptx_target_name(t));
+          PtxKernel k;
+          REQUIRE_NOTHROW(k = emit_ptx_kernel(*p, int(i), ex.reg, opt));
+          auto r = check_ptx(k.ptx, t);
+          INFO(r.log);
+          CHECK(r.ok);
+        }
+      }
+}
