@@ -14,9 +14,7 @@ PtxKernel emit_ptx_kernel(const Plan& p, int ki, const TemplateRegistry& reg, co
   for (auto& n : g.nodes) {
     if (n.op == Op::template_) templ = &n;
     if (is_reduction(n.op)) reduction = true;
-    if (n.op == Op::extern_)
-      throw Error("PTX: kernel '" + kern.name + "' calls extern kernel '" + std::get<ExternAttrs>(n.attrs).kernel +
-                  "', which this backend does not implement");
+    if (n.op == Op::extern_) return ptx::lower_extern(p, ki, opt);
   }
   if (templ) {
     const TemplateKind* kind = reg.find(std::get<TemplateAttrs>(templ->attrs).kind);

@@ -126,6 +126,7 @@ PtxKernel lower_pointwise(const Plan& p, int ki, const PtxEmitOptions& opt);
 PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt);
 PtxKernel lower_gemm(const Plan& p, int ki, const TemplateRegistry& reg, const PtxEmitOptions& opt);
 PtxKernel lower_index_copy(const Plan& p, int ki, const TemplateRegistry& reg, const PtxEmitOptions& opt);
+PtxKernel lower_extern(const Plan& p, int ki, const PtxEmitOptions& opt);
 
 std::string sanitize_entry(const std::string& kernel_name);
 

@@ -85,3 +85,96 @@ PtxKernel lower_index_copy(const Plan& p, int ki, const TemplateRegistry& reg, c
 }
 
 }  // namespace egfuse::ptx
+
+namespace egfuse::ptx {
+
+// Extern kernels the interpreter knows: embedding(ids, table) (either order)
+// and copy(src) / copy(dst, src) (dst mutated, src broadcast to it). One
+// thread per output element.
+PtxKernel lower_extern(const Plan& p, int ki, const PtxEmitOptions& opt) {
+  const PlanKernel& kern = p.kernels[size_t(ki)];
+  const Graph& g = kern.body;
+  NodeId xn = kNoNode;
+  for (NodeId i = 0; i < g.size(); ++i)
+    if (g[i].op == Op::extern_) xn = i;
+  const Node& X = g[xn];
+  const ExternAttrs& a = std::get<ExternAttrs>(X.attrs);
+  PtxKernel out;
+  out.launch.entry = sanitize_entry(kern.name);
+  out.launch.strategy = "extern/" + a.kernel;
+  KernelText k(out.launch.entry);
+  ExprEmitter e(k, g, needs_idx64(p, kern));
+  auto bound = bind_buffers(k, e, p, kern, out.launch);
+  auto ins = body_inputs(g);
+  // Where a node's value is stored: every body output that is it.
+  auto store_all = [&](NodeId n, const Val& v, const Index& idx) {
+    for (size_t o = 0; o < g.outputs.size(); ++o)
+      if (g.outputs[o].node == n) {
+        const TensorType& t = p.buffers[size_t(kern.writes[o])].type;
+        e.store(e.address(bound.writes[o], t, idx), t.dtype, v);
+      }
+  };
+  const Shape& shape = X.type.shape;
+  Shape iter = shape;
+  if (a.kernel == "copy" && X.inputs.size() == 2) iter = g[X.inputs[0]].type.shape;
+  int64_t numel = 1;
+  for (auto d : iter) numel *= d;
+  std::string gid = global_thread_id(k, e);
+  std::string done = k.label("done"), pexit = k.pred();
+  k.ins("setp.ge." + e.idx_type() + " " + pexit + ", " + gid + ", " + std::to_string(numel));
+  k.ins("@" + pexit + " bra " + done);
+  e.zero();
+  if (a.kernel == "embedding" && X.inputs.size() == 2) {
+    bool ids_first = !is_float(g[X.inputs[0]].type.dtype);
+    NodeId ids = X.inputs[ids_first ? 0 : 1], table = X.inputs[ids_first ? 1 : 0];
+    size_t ti = size_t(std::find(ins.begin(), ins.end(), table) - ins.begin());
+    if (ti >= ins.size()) throw Error("PTX: kernel '" + kern.name + "': embedding table is not a buffer");
+    Index c = e.delinearize(gid, shape);
+    Index ic(c.begin(), c.end() - 1);
+    Val row = e.convert(e.emit(ids, ic), e.idx64() ? VClass::i64 : VClass::i32);
+    const TensorType& tt = p.buffers[size_t(kern.reads[ti])].type;
+    Val v = e.round_to(e.load(e.address(bound.reads[ti], tt, Index{row.reg, c.back()}), tt.dtype), X.type.dtype);
+    store_all(xn, v, c);
+  } else if (a.kernel == "copy" && (X.inputs.size() == 1 || X.inputs.size() == 2)) {
+    NodeId src = X.inputs.back();
+    const Shape& ss = g[src].type.shape;
+    Index c = e.delinearize(gid, iter);
+    Index sc;
+    if (X.inputs.size() == 1) {
+      sc = e.delinearize(gid, ss);
+    } else {
+      size_t lead = iter.size() - ss.size();
+      for (size_t i = 0; i < ss.size(); ++i) sc.push_back(ss[i] == 1 ? e.zero() : c[i + lead]);
+    }
+    Val v = e.emit(src, sc);
+    if (X.inputs.size() == 2) {
+      DType dt = g[X.inputs[0]].type.dtype;
+      v = e.round_to(e.convert(v, vclass(dt)), dt);
+      bool stored = false;
+      for (size_t o = 0; o < g.outputs.size(); ++o) {
+        const Node& on = g[g.outputs[o].node];
+        if (on.op == Op::mutation_output && on.inputs[0] == xn) {
+          store_all(g.outputs[o].node, v, c);
+          stored = true;
+        }
+      }
+      if (!stored) {
+        size_t di = size_t(std::find(ins.begin(), ins.end(), X.inputs[0]) - ins.begin());
+        const TensorType& t = p.buffers[size_t(kern.reads[di])].type;
+        e.store(e.address(bound.reads[di], t, c), t.dtype, v);
+      }
+    }
+    Index oc = iter == shape ? c : e.delinearize(gid, shape);
+    store_all(xn, e.round_to(e.convert(v, vclass(X.type.dtype)), X.type.dtype), oc);
+  } else {
+    throw Error("PTX: kernel '" + kern.name + "' calls extern kernel '" + a.kernel +
+                "', which this backend does not implement (known: copy, embedding)");
+  }
+  k.put_label(done);
+  out.launch.grid[0] = uint32_t(std::max<int64_t>((numel + 255) / 256, 1));
+  out.launch.block[0] = 256;
+  out.ptx = k.finish(opt.target);
+  return out;
+}
+
+}  // namespace egfuse::ptx

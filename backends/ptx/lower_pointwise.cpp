@@ -5,24 +5,29 @@
 
 namespace egfuse::ptx {
 
-// Elements per thread for the vector path, 0 when it does not apply.
+// Inputs read with vector loads: full-shape, contiguous, aligned buffers.
+// Every other input (broadcast, viewed, strided) goes through the generic
+// emitter at each element's coordinates, so a vector kernel may still read a
+// per-row statistic or a bias.
+static std::vector<size_t> vector_inputs(const Plan& p, const PlanKernel& kern, const Shape& shape, int vec) {
+  std::vector<size_t> out;
+  auto ins = body_inputs(kern.body);
+  for (size_t i = 0; i < ins.size(); ++i)
+    if (kern.body[ins[i]].type.shape == shape && vector_ok(p.buffers[size_t(kern.reads[i])].type, shape, vec))
+      out.push_back(i);
+  return out;
+}
+
+// Elements per thread for the vector path, 0 when it does not apply: every
+// output buffer must take vector stores.
 static int vector_width(const Plan& p, const PlanKernel& kern, const Shape& shape) {
-  const Graph& g = kern.body;
-  auto ins = body_inputs(g);
+  if (shape.empty()) return 0;
   int minb = 8;
-  std::vector<NodeId> seen;
-  for (auto& o : g.outputs)
-    if (!identity_indexed(g, o.node, &seen)) return 0;
-  for (NodeId n : seen) minb = std::min(minb, dtype_bytes(g[n].type.dtype));
   for (int w : kern.writes) minb = std::min(minb, dtype_bytes(p.buffers[size_t(w)].type.dtype));
+  for (size_t i : vector_inputs(p, kern, shape, 1))
+    minb = std::min(minb, dtype_bytes(p.buffers[size_t(kern.reads[i])].type.dtype));
   int vec = std::min(8, 16 / minb);
-  int64_t numel = 1;
-  for (auto d : shape) numel *= d;
-  if (numel % vec != 0) return 0;
-  for (NodeId n : seen) {
-    size_t i = size_t(std::find(ins.begin(), ins.end(), n) - ins.begin());
-    if (!vector_ok(p.buffers[size_t(kern.reads[i])].type, shape, vec)) return 0;
-  }
+  if (shape.back() % vec != 0) return 0;  // a vector stays inside one row
   for (int w : kern.writes)
     if (!vector_ok(p.buffers[size_t(w)].type, shape, vec)) return 0;
   return vec;
@@ -55,11 +60,7 @@ PtxKernel lower_pointwise(const Plan& p, int ki, const PtxEmitOptions& opt) {
 
   if (vec) {
     out.launch.strategy = "pointwise/vec" + std::to_string(vec);
-    // Pre-load every input's vector; element j of each then feeds the expression.
-    std::map<NodeId, std::vector<Val>> loaded;
     auto ins = body_inputs(g);
-    std::vector<NodeId> seen;
-    for (auto& o : g.outputs) identity_indexed(g, o.node, &seen);
     auto byte_addr = [&](const std::string& ptr, const TensorType& t) {
       std::string wide = k.r64(), a = k.r64();
       int64_t bytes = int64_t(vec) * dtype_bytes(t.dtype);
@@ -73,22 +74,34 @@ PtxKernel lower_pointwise(const Plan& p, int ki, const PtxEmitOptions& opt) {
       }
       return a;
     };
-    for (NodeId n : seen) {
-      if (loaded.count(n)) continue;
-      size_t i = size_t(std::find(ins.begin(), ins.end(), n) - ins.begin());
+    // Coordinates of element t of this thread's vector: the first element's,
+    // then the last coordinate advanced by t (the vector stays in one row).
+    e.zero();
+    std::string base = e.new_idx();
+    k.ins("mul.lo." + e.idx_type() + " " + base + ", " + gid + ", " + std::to_string(vec));
+    Index first = e.delinearize(base, shape);
+    std::vector<Index> coords(size_t(vec), first);
+    for (int t = 1; t < vec; ++t) {
+      std::string r = e.new_idx();
+      k.ins("add." + e.idx_type() + " " + r + ", " + first.back() + ", " + std::to_string(t));
+      coords[size_t(t)].back() = r;
+    }
+    std::map<NodeId, std::vector<Val>> loaded;
+    for (size_t i : vector_inputs(p, kern, shape, vec)) {
       const TensorType& t = p.buffers[size_t(kern.reads[i])].type;
-      loaded[n] = vector_load(k, byte_addr(bound.reads[i], t), t.dtype, vec);
+      loaded[ins[i]] = vector_load(k, byte_addr(bound.reads[i], t), t.dtype, vec);
     }
     std::vector<std::vector<Val>> results(g.outputs.size());
     for (int j = 0; j < vec; ++j) {
-      e.override_fn = [&, j](NodeId n, const Index&) -> std::optional<Val> {
+      // A vector-loaded input serves exactly its own element; any other index goes to memory.
+      e.override_fn = [&, j](NodeId n, const Index& idx) -> std::optional<Val> {
         auto it = loaded.find(n);
-        if (it == loaded.end()) return std::nullopt;
+        if (it == loaded.end() || idx != coords[size_t(j)]) return std::nullopt;
         return it->second[size_t(j)];
       };
-      for (size_t o = 0; o < g.outputs.size(); ++o)
-        results[o].push_back(e.emit(g.outputs[o].node, Index{"v" + std::to_string(j)}));
+      for (size_t o = 0; o < g.outputs.size(); ++o) results[o].push_back(e.emit(g.outputs[o].node, coords[size_t(j)]));
     }
+    e.override_fn = nullptr;
     for (size_t o = 0; o < g.outputs.size(); ++o) {
       const TensorType& t = p.buffers[size_t(kern.writes[o])].type;
       vector_store(k, e, byte_addr(wptr[o], t), t.dtype, results[o]);

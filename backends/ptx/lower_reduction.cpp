@@ -110,22 +110,25 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   auto bound = bind_buffers(k, e, p, kern, out.launch);
   std::string T = e.idx_type();
 
-  // Vector path: trailing reduced axes, identity-indexed prologue, aligned rows.
+  // Vector path: trailing reduced axes; full-shape contiguous inputs are read
+  // 16 bytes at a time, anything else (a per-row statistic, a broadcast
+  // weight) through the generic emitter at each element's coordinates.
   int vec = 0;
-  std::vector<NodeId> seen;
   bool trailing = true;
   for (int i = 0; i < rank; ++i)
     if (reduced[size_t(i)] && i < int(kept_shape.size())) trailing = false;
-  if (opt.allow_vector && trailing && identity_indexed(g, X, &seen)) {
+  auto ins = body_inputs(g);
+  std::vector<size_t> vin;
+  if (opt.allow_vector && trailing && rank > 0) {
     int minb = 8;
-    for (NodeId n : seen) minb = std::min(minb, dtype_bytes(g[n].type.dtype));
+    for (size_t i = 0; i < ins.size(); ++i)
+      if (g[ins[i]].type.shape == S && vector_ok(p.buffers[size_t(kern.reads[i])].type, S, 1))
+        minb = std::min(minb, dtype_bytes(g[ins[i]].type.dtype));
     vec = std::min(8, 16 / minb);
-    if (inner % vec != 0) vec = 0;
-    auto ins = body_inputs(g);
-    for (NodeId n : seen) {
-      size_t i = size_t(std::find(ins.begin(), ins.end(), n) - ins.begin());
-      if (vec && !vector_ok(p.buffers[size_t(kern.reads[i])].type, S, vec)) vec = 0;
-    }
+    if (S.back() % vec != 0) vec = 0;
+    for (size_t i = 0; vec && i < ins.size(); ++i)
+      if (g[ins[i]].type.shape == S && vector_ok(p.buffers[size_t(kern.reads[i])].type, S, vec)) vin.push_back(i);
+    if (vin.empty()) vec = 0;
   }
   int step_elems = vec ? vec : 1;
   out.launch.strategy = std::string("reduction/") + (G == 32 ? "warp-row" : "block-row") +
@@ -159,7 +162,6 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   std::string j = e.new_idx();
   k.ins(std::string(e.idx64() ? "mul.lo.u64 " : "mul.lo.u32 ") + j + ", " + lane + ", " + std::to_string(step_elems));
 
-  auto ins = body_inputs(g);
   // One evaluation of the prologue at reduced offset `jj`, folded into acc.
   auto element = [&](const std::string& jj) {
     auto state = e.save();
@@ -167,9 +169,7 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
       std::string lin = e.new_idx();
       k.ins("mad.lo." + T + " " + lin + ", " + row + ", " + std::to_string(inner) + ", " + jj);
       std::map<NodeId, std::vector<Val>> loaded;
-      for (NodeId n : seen) {
-        if (loaded.count(n)) continue;
-        size_t i = size_t(std::find(ins.begin(), ins.end(), n) - ins.begin());
+      for (size_t i : vin) {
         const TensorType& t = p.buffers[size_t(kern.reads[i])].type;
         std::string wide = k.r64(), a = k.r64();
         if (e.idx64()) k.ins("mul.lo.u64 " + wide + ", " + lin + ", " + std::to_string(dtype_bytes(t.dtype)));
@@ -180,16 +180,24 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
           k.ins("add.s64 " + a2 + ", " + a + ", " + std::to_string(t.offset * dtype_bytes(t.dtype)));
           a = a2;
         }
-        loaded[n] = vector_load(k, a, t.dtype, vec);
+        loaded[ins[i]] = vector_load(k, a, t.dtype, vec);
       }
-      std::string tag = k.label("v");
+      Index rc = e.delinearize(jj, red_shape);
+      Index first(static_cast<size_t>(rank));
+      size_t a = 0, b = 0;
+      for (int i = 0; i < rank; ++i) first[size_t(i)] = reduced[size_t(i)] ? rc[b++] : kept[a++];
       for (int t = 0; t < vec; ++t) {
-        e.override_fn = [&, t](NodeId n, const Index&) -> std::optional<Val> {
+        Index c = first;
+        if (t) {
+          c.back() = e.new_idx();
+          k.ins("add." + T + " " + c.back() + ", " + first.back() + ", " + std::to_string(t));
+        }
+        e.override_fn = [&, t, c](NodeId n, const Index& idx) -> std::optional<Val> {
           auto it = loaded.find(n);
-          if (it == loaded.end()) return std::nullopt;
+          if (it == loaded.end() || idx != c) return std::nullopt;
           return it->second[size_t(t)];
         };
-        Val v = e.convert(e.emit(X, Index{tag + std::to_string(t)}), acc_cls);
+        Val v = e.convert(e.emit(X, c), acc_cls);
         accumulate(k, R.op, acc_cls, acc, v.reg);
       }
       e.override_fn = nullptr;

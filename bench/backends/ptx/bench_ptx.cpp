@@ -3,7 +3,8 @@
 // fused GEMM + bias + GELU (bf16, 4096^3) and a LLaMA-style gated MLP
 // (4096 tokens, hidden 4096, intermediate 11008) in TFLOP/s. Each figure is the
 // median of many repetitions timed with CUDA events. --json prints one JSON
-// object (read by torch_baselines.py).
+// object (read by torch_baselines.py); --emit-only prints the kernels'
+// strategies and resource use without a GPU.
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -34,8 +35,14 @@ double kernel_bytes(const Plan& p, const PlanKernel& k) {
   return b;
 }
 
+bool g_emit_only = false;
+
 Figure measure(const std::string& name, const Plan& p, std::map<std::string, Tensor>& inputs, int reps,
                RunResult* keep = nullptr) {
+  if (g_emit_only) {
+    std::printf("%s:\n%s", name.c_str(), ptx_resource_report(p, ptxtest::registry(), PtxTarget::sm_90a).c_str());
+    return Figure{name};
+  }
   auto be = make_cuda_backend();
   RunOptions o;
   o.timing_reps = reps;
@@ -53,6 +60,7 @@ Figure measure(const std::string& name, const Plan& p, std::map<std::string, Ten
 }
 
 std::map<std::string, Tensor> random_inputs(const Plan& p, double scale = 1.0) {
+  if (g_emit_only) return {};
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1, 1);
   std::map<std::string, Tensor> out;
@@ -71,15 +79,16 @@ std::map<std::string, Tensor> random_inputs(const Plan& p, double scale = 1.0) {
 
 int main(int argc, char** argv) {
   bool json = argc > 1 && std::strcmp(argv[1], "--json") == 0;
+  g_emit_only = argc > 1 && std::strcmp(argv[1], "--emit-only") == 0;
   auto be = make_cuda_backend();
   std::string why;
-  if (!be->available(why)) {
+  if (!g_emit_only && !be->available(why)) {
     std::fprintf(stderr, "bench_ptx: no usable GPU: %s\n", why.c_str());
     return 77;
   }
   std::string device;
   const int64_t R = 8192, C = 4096;
-  double copy_bw = cuda_copy_bandwidth(R * C * 4, 100, &device);
+  double copy_bw = g_emit_only ? 0 : cuda_copy_bandwidth(R * C * 4, 100, &device);
   std::vector<Figure> figs;
 
   {  // layernorm: mean, variance, normalize (one reduction per kernel)
@@ -150,6 +159,7 @@ int main(int argc, char** argv) {
     RunResult r;
     Figure f = measure("gemm_bias_gelu", m.plan, in, 30, &r);
     f.flops = 2.0 * M * N * K;
+    if (!g_emit_only) {
     // Spot check 64 outputs against a double-precision dot product.
     auto& X = in["x"].data;
     auto& W = in["w"].data;
@@ -162,6 +172,7 @@ int main(int argc, char** argv) {
       double want = ptxtest::round_dt(DType::bf16, ptxtest::Reference::unary(Op::gelu, ptxtest::round_dt(DType::bf16, acc + bias[size_t(j)])));
       double got = r.outputs["out"].data[size_t(i * N + j)];
       f.max_err = std::max(f.max_err, std::fabs(got - want) / std::max(1.0, std::fabs(want)));
+    }
     }
     figs.push_back(f);
   }
@@ -185,6 +196,7 @@ int main(int argc, char** argv) {
     figs.push_back(f);
   }
 
+  if (g_emit_only) return 0;
   if (json) {
     std::printf("{\"device\": \"%s\", \"copy_bytes_per_s\": %.6g, \"figures\": [", device.c_str(), copy_bw);
     for (size_t i = 0; i < figs.size(); ++i) {

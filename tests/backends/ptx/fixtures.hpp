@@ -456,7 +456,7 @@ inline std::vector<Case> cases() {
     });
     m.output("out");
   });
-  add("pointwise_broadcast_views", "pointwise/scalar", [](PlanMaker& m) {
+  add("pointwise_broadcast_views", "pointwise/vec4", [](PlanMaker& m) {
     m.input("x", tt(DType::f32, {24, 40}));
     m.input("bias", tt(DType::f32, {24}));
     m.kernel("k0_permute_bias_relu", KernelKind::pointwise, [&](B& b) {
@@ -467,7 +467,7 @@ inline std::vector<Case> cases() {
     });
     m.output("out");
   });
-  add("pointwise_strided_input", "pointwise/scalar", [](PlanMaker& m) {
+  add("pointwise_strided_input", "pointwise/vec4", [](PlanMaker& m) {
     TensorType t = tt(DType::f32, {20, 16});
     t.strides = {1, 20};  // a transposed view of a [16, 20] storage
     m.input("x", t);

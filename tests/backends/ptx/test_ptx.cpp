@@ -74,14 +74,14 @@ TEST_CASE("gemm PTX uses tensor cores, ldmatrix and cp.async", "[ptx]") {
   CHECK(k.launch.grid[1] == 2);  // M = 200
 }
 
-TEST_CASE("extern kernels are rejected with the kernel's name", "[ptx]") {
+TEST_CASE("unknown extern kernels are rejected with the kernel's name", "[ptx]") {
   ptxtest::PlanMaker m;
   m.input("x", ptxtest::tt(DType::f32, {4}));
   m.kernel("k0_ext", KernelKind::extern_, [&](Builder& b) {
-    b.output(b.extern_kernel("embedding", {m.in(b, "x")}, ptxtest::tt(DType::f32, {4})), "out");
+    b.output(b.extern_kernel("fft", {m.in(b, "x")}, ptxtest::tt(DType::f32, {4})), "out");
   });
   CHECK_THROWS_WITH(emit_ptx(m.plan, ptxtest::registry(), PtxEmitOptions{}),
-                    Catch::Contains("k0_ext") && Catch::Contains("embedding"));
+                    Catch::Contains("k0_ext") && Catch::Contains("fft"));
 }
 
 TEST_CASE("the host reference evaluates a tiny plan exactly", "[ptx]") {
@@ -123,4 +123,30 @@ TEST_CASE("the host reference agrees with the interpreter on every fixture", "[p
       CHECK(cmp.ok);
     }
   }
+}
+
+#include "examples.hpp"
+
+// Every kernel of every example graph, fused and unfused, lowers and assembles.
+TEST_CASE("every example graph's kernels lower and assemble", "[ptx][examples]") {
+  std::string why;
+  if (!ptx_checker_available(why)) return;
+  auto ex = ptxtest::load_examples();
+  INFO(ex.errors);
+  REQUIRE(ex.plans.size() >= 5);
+  for (auto& e : ex.plans)
+    for (const Plan* p : {&e.fused, &e.unfused})
+      for (PtxTarget t : {PtxTarget::sm_80, PtxTarget::sm_90a}) {
+        PtxEmitOptions opt;
+        opt.target = t;
+        for (size_t i = 0; i < p->kernels.size(); ++i) {
+          INFO(e.name << (p == &e.fused ? " fused " : " unfused ") << p->kernels[i].name << " "
+                      << ptx_target_name(t));
+          PtxKernel k;
+          REQUIRE_NOTHROW(k = emit_ptx_kernel(*p, int(i), ex.reg, opt));
+          auto r = check_ptx(k.ptx, t);
+          INFO(r.log);
+          CHECK(r.ok);
+        }
+      }
 }

@@ -2,6 +2,7 @@
 // output with the host reference. Exits 77 (skipped) where there is no GPU.
 #include <cstdio>
 
+#include "examples.hpp"
 #include "fixtures.hpp"
 
 using namespace egfuse;
@@ -43,6 +44,34 @@ int main() {
     }
     (ok ? passed : failed)++;
   }
+  // The example graphs, fused and unfused, against the interpreter on the graph.
+  auto ex = ptxtest::load_examples();
+  for (auto& e : ex.plans)
+    for (const Plan* p : {&e.fused, &e.unfused}) {
+      std::string label = e.name + (p == &e.fused ? " (fused)" : " (unfused)");
+      auto inputs = random_inputs(e.graph, 1, ex.reg);
+      auto ref_inputs = inputs;
+      auto want = evaluate(e.graph, ref_inputs, ex.reg);
+      bool ok = true;
+      try {
+        RunResult r = backend->run(*p, inputs, ex.reg, RunOptions{});
+        for (auto& [name, ref] : want) {
+          Comparison cmp = compare(r.outputs.at(name), ref, tolerance_for(ref.type.dtype));
+          std::printf("%s %-28s %-10s max |err| %.3g\n", cmp.ok ? "ok  " : "FAIL", label.c_str(), name.c_str(),
+                      cmp.max_abs);
+          ok = ok && cmp.ok;
+        }
+        for (auto& [name, t] : ref_inputs) {  // mutated inputs must match too
+          Comparison cmp = compare(inputs.at(name), t, tolerance_for(t.type.dtype));
+          if (!cmp.ok) std::printf("FAIL %-28s mutated input %s\n", label.c_str(), name.c_str());
+          ok = ok && cmp.ok;
+        }
+      } catch (const Error& err) {
+        std::printf("FAIL %-28s %s\n", label.c_str(), err.what());
+        ok = false;
+      }
+      (ok ? passed : failed)++;
+    }
   std::printf("device: %s\n%d passed, %d failed\n", device.c_str(), passed, failed);
   return failed ? 1 : 0;
 }
