@@ -42,7 +42,7 @@ std::shared_ptr<const Analysis> analyze(const TextDocument& doc) {
     v.src = src;
     v.uri = uri;
     v.lines = LineIndex(src->text);
-    v.index = index_file(src->text, a->known);
+    v.known = &a->known;
     a->files[src->path] = std::move(v);
   };
   std::shared_ptr<const SourceFile> main_src;
@@ -54,14 +54,18 @@ std::shared_ptr<const Analysis> analyze(const TextDocument& doc) {
   for (auto& f : a->rs.files)
     if (f && f->path != doc.path) add_file(f, path_to_uri(f->path));
   a->main = a->file(doc.path);
-  // Declarations the checker did not see (an item with a syntax error) still complete.
-  for (auto& o : a->main->index.occurrences) {
-    if (!o.decl) continue;
-    if (o.kind == SymKind::callee) a->known.callees.insert(o.name);
-    if (o.kind == SymKind::rule) a->known.rules.insert(o.name);
-    if (o.kind == SymKind::ruleset) a->known.rulesets.insert(o.name);
-  }
   return a;
+}
+
+KnownNames known_names(const Analysis& a) {
+  KnownNames k = a.known;
+  for (auto& o : a.main->index().occurrences) {
+    if (!o.decl) continue;
+    if (o.kind == SymKind::callee) k.callees.insert(o.name);
+    if (o.kind == SymKind::rule) k.rules.insert(o.name);
+    if (o.kind == SymKind::ruleset) k.rulesets.insert(o.name);
+  }
+  return k;
 }
 
 std::map<std::string, int64_t> load_fire_counts(const std::string& trace_path) {
