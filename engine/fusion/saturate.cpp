@@ -1,0 +1,159 @@
+// The graph as e-graph terms, saturated with the fusion rules. Every IR node
+// becomes one e-node (attributes interned as its payload); a read of a
+// computed value goes through buf(), a read of a graph input (or a view of
+// one: an alias) does not. The rules add buf-free alternatives; a read
+// (consumer, input slot) may be fused exactly when the consumer's e-class
+// holds the same node with that child buf-free.
+#include <chrono>
+
+#include "egfuse/egraph.hpp"
+#include "egfuse/rewrite.hpp"
+#include "egfuse/trace.hpp"
+#include "engine/fusion/fusion_detail.hpp"
+
+namespace egfuse::fusion_detail {
+
+namespace {
+bool alias_of_input(const Graph& g, NodeId u) {
+  while (is_view(g[u].op)) u = g[u].inputs[0];
+  return g[u].op == Op::input;
+}
+}  // namespace
+
+struct Saturation::Impl {
+  eg::EGraph egraph;
+  std::vector<eg::Id> class_of;
+  std::vector<eg::Sym> op_of;
+  std::vector<uint32_t> payload_of;
+  std::vector<std::vector<bool>> via_buf;
+};
+
+Saturation::Saturation() : impl_(std::make_unique<Impl>()) {}
+Saturation::~Saturation() = default;
+Saturation::Saturation(Saturation&&) noexcept = default;
+Saturation& Saturation::operator=(Saturation&&) noexcept = default;
+
+Saturation saturate(const Graph& g, const rules::RuleSet& rs, const TemplateRegistry& reg,
+                    const std::string& schedule, eg::Trace* trace, double& encode_ms) {
+  auto t0 = std::chrono::steady_clock::now();
+  Saturation s;
+  auto& im = *s.impl_;
+  eg::EGraph& e = im.egraph;
+  if (trace) e.set_trace(trace);
+  eg::declare_ops(rs, e);
+  // Op properties from the IR and the registry, so graphs need no op declarations.
+  for (int o = 0; o < int(Op::num_ops); ++o) {
+    Op op = Op(o);
+    if (op == Op::template_ || op == Op::extern_) continue;
+    auto& info = e.op_info(e.op(op_name(op)));
+    info.pointwise = info.pointwise || (is_pointwise(op) && op != Op::constant);
+    info.reduction = info.reduction || is_reduction(op);
+    info.view = info.view || is_view(op);
+    if (op == Op::mutation_output || op == Op::input) info.storage_leaf = true;
+  }
+  e.op_info(e.op("buf")).materialize = true;
+  for (auto& name : reg.names()) {
+    const TemplateKind* k = reg.find(name);
+    auto& info = e.op_info(e.op(name));
+    info.is_template = !k->is_extern;
+    info.epilogue = k->epilogue;
+    info.mutated_inputs.clear();
+    info.prologue_inputs.clear();
+    info.input_names.clear();
+    for (int64_t i : k->mutated_inputs()) info.mutated_inputs.push_back(int32_t(i));
+    for (int64_t i : k->prologue_inputs()) info.prologue_inputs.push_back(int32_t(i));
+    for (auto& in : k->inputs) info.input_names.push_back(in.name);
+  }
+  {
+    auto& info = e.op_info(e.op("extern"));
+    info.is_template = false;
+  }
+
+  const size_t N = g.size();
+  im.class_of.assign(N, eg::kNoId);
+  im.op_of.assign(N, 0);
+  im.payload_of.assign(N, 0);
+  im.via_buf.assign(N, {});
+  eg::Sym buf = e.op("buf");
+  std::vector<eg::Id> kids;
+  for (NodeId n = 0; n < N; ++n) {
+    const Node& x = g[n];
+    eg::Sym op;
+    uint32_t payload = 0;
+    kids.clear();
+    switch (x.op) {
+      case Op::input:
+        op = e.op("input");
+        payload = e.attrs("{name=\"" + x.name + "\"}");
+        break;
+      case Op::constant:
+        op = e.op("constant");
+        payload = e.attrs(print_attrs(x.attrs) + " " + to_string(x.type));
+        break;
+      case Op::template_:
+        op = e.op(std::get<TemplateAttrs>(x.attrs).kind);
+        break;
+      case Op::extern_:
+        op = e.op("extern");
+        payload = e.attrs(print_attrs(x.attrs));
+        break;
+      default:
+        op = e.op(op_name(x.op));
+        if (x.op != Op::mutation_output) payload = e.attrs(print_attrs(x.attrs));
+        break;
+    }
+    auto& vb = im.via_buf[n];
+    if (x.op == Op::mutation_output) {
+      kids = {im.class_of[x.inputs[0]], e.add_number(double(std::get<MutationOutputAttrs>(x.attrs).input))};
+      vb = {false, false};
+    } else {
+      for (NodeId u : x.inputs) {
+        bool through_buf = !alias_of_input(g, u);
+        kids.push_back(through_buf ? e.add(buf, {im.class_of[u]}) : im.class_of[u]);
+        vb.push_back(through_buf);
+      }
+    }
+    im.class_of[n] = e.add(op, std::span<const eg::Id>(kids.data(), kids.size()), payload);
+    im.op_of[n] = op;
+    im.payload_of[n] = payload;
+    e.set_type(im.class_of[n], TensorType{x.type.dtype, x.type.shape, {}, 0});
+  }
+  e.rebuild();
+  auto t1 = std::chrono::steady_clock::now();
+  encode_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+
+  eg::GuardRegistry guards;
+  std::vector<eg::RunReport> reports;
+  if (const rules::Schedule* sch = rs.find_schedule(schedule)) {
+    reports = eg::run_schedule(e, rs, *sch, &guards);
+  } else if (rs.find_ruleset(schedule)) {
+    eg::RunnerOptions o;
+    o.guards = &guards;
+    o.limits.node_limit = 400000;
+    eg::Runner r(e, eg::compile_ruleset(rs, schedule, e), o);
+    reports.push_back(r.run());
+  }
+  s.iterations = 0;
+  s.stop_reason = reports.empty() ? "no fusion rules" : std::string(eg::stop_reason_name(reports.back().stop));
+  for (auto& r : reports) s.iterations += r.iterations.size();
+  s.nodes = e.num_nodes();
+  s.classes = e.num_classes();
+  s.saturate_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+  return s;
+}
+
+bool Saturation::read_fusable(const Graph& g, NodeId n, size_t slot) const {
+  const auto& im = *impl_;
+  if (!im.via_buf[n][slot]) return true;  // an alias of a graph input: nothing to fuse
+  const eg::EGraph& e = im.egraph;
+  eg::Id cn = e.find(im.class_of[n]);
+  eg::Id cu = e.find(im.class_of[g[n].inputs[slot]]);
+  for (eg::Id id : e.class_nodes_with_op(cn, im.op_of[n])) {
+    eg::NodeRef r = e.node(id);
+    if (r.payload != im.payload_of[n] || r.children.size() != g[n].inputs.size()) continue;
+    if (e.find(r.children[slot]) == cu) return true;
+  }
+  return false;
+}
+
+}  // namespace egfuse::fusion_detail

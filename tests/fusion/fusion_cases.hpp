@@ -1,0 +1,78 @@
+// Shared helpers of the fusion tests: a rule set naming every rule family, a
+// registry with mutating templates, and plan queries.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+
+#include "egfuse/fusion.hpp"
+#include "egfuse/plan.hpp"
+#include "egfuse/templates.hpp"
+
+namespace fusion_test {
+using namespace egfuse;
+
+inline TensorType ty(Shape s, DType d = DType::f32) { return TensorType{d, std::move(s), {}, 0}; }
+
+// Rules named after the families (the engine enables a family per named rule).
+inline rules::RuleSet family_rules(std::vector<std::string> except = {}) {
+  rules::RuleSet rs;
+  for (const char* n : {"pointwise-inline", "template-epilogue", "template-prologue", "reduction-prologue",
+                        "reduction-epilogue", "extern-epilogue"}) {
+    if (std::find(except.begin(), except.end(), n) != except.end()) continue;
+    rules::Rule r;
+    r.name = n;
+    rs.rules.push_back(r);
+  }
+  return rs;
+}
+
+inline TemplateRegistry mutating_registry() {
+  TemplateRegistry reg;
+  std::string err;
+  TemplateKind k;
+  k.name = "kv_cache_update";
+  k.impl = "index_copy";
+  k.inputs = {{"cache", {DimExpr::variable("S"), DimExpr::variable("D")}, {}, false, true},
+              {"idx", {DimExpr::variable("T")}, DType::i64, false, false},
+              {"src", {DimExpr::variable("T"), DimExpr::variable("D")}, {}, true, false}};
+  k.out_shape = {DimExpr::variable("T"), DimExpr::variable("D")};
+  k.epilogue = true;
+  REQUIRE(reg.add(k, err));
+  return reg;
+}
+
+inline CompileResult compile(const Graph& g, const TemplateRegistry& reg, CompileOptions opts = {},
+                             const rules::RuleSet& rs = family_rules()) {
+  Diagnostics d;
+  Diagnostics vd;
+  REQUIRE(verify(g, reg, vd));
+  auto r = compile_graph(g, rs, reg, opts, d);
+  INFO(d.render());
+  INFO(r.plan.to_text());
+  CHECK(r.ok);
+  CHECK(validate_plan(r.unfused, reg, d));
+  return r;
+}
+
+// The kernel computing graph node `name` (-1 if none).
+inline int kernel_of(const Plan& p, const std::string& name) {
+  for (size_t i = 0; i < p.kernels.size(); ++i)
+    for (auto& n : p.kernels[i].nodes)
+      if (n == name) return int(i);
+  return -1;
+}
+inline bool same_kernel(const Plan& p, const std::string& a, const std::string& b) {
+  return kernel_of(p, a) >= 0 && kernel_of(p, a) == kernel_of(p, b);
+}
+inline bool kernel_has_rule(const Plan& p, const std::string& node, const std::string& rule) {
+  int k = kernel_of(p, node);
+  if (k < 0) return false;
+  for (auto& r : p.kernels[size_t(k)].rules)
+    if (r.rfind(rule, 0) == 0) return true;
+  return false;
+}
+
+}  // namespace fusion_test

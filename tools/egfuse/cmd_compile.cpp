@@ -1,0 +1,119 @@
+// egfuse compile: graph -> kernel plan through the standard fusion rules.
+// Prints the plan and a report (kernels and bytes before/after, e-graph size,
+// stop reason, time per stage); --json prints both as one JSON object.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "egfuse/fusion.hpp"
+#include "egfuse/interp.hpp"
+#include "egfuse/plan.hpp"
+#include "egfuse/rule_ast.hpp"
+#include "tools/egfuse/command.hpp"
+#include "tools/egfuse/common.hpp"
+
+namespace egfuse::cli {
+namespace {
+
+struct CompileCliOptions {
+  std::string graph;
+  std::vector<std::string> rules;
+  bool no_multi_output = false, json = false, check = false, unfused = false;
+  std::string trace;
+};
+
+// The fusion rules: the standard library plus the user's files.
+rules::RuleSet load_fusion_rules(const std::vector<std::string>& extra, Diagnostics& diags) {
+  std::vector<std::string> files;
+  for (auto& f : rules::standard_rule_files())
+    if (std::filesystem::exists(f)) files.push_back(f);
+  files.insert(files.end(), extra.begin(), extra.end());
+  return rules::load_rules(files, diags);
+}
+
+// Runs plan and graph on the same random inputs; prints the worst difference.
+bool check_numerics(const Graph& g, const Plan& p, const TemplateRegistry& reg, std::ostream& out) {
+  auto inputs = random_inputs(g, 1, reg);
+  auto plan_inputs = inputs;
+  auto want = evaluate(g, inputs, reg);
+  auto got = evaluate_plan(p, plan_inputs, reg);
+  bool ok = true;
+  for (auto& [name, ref] : want) {
+    auto it = got.find(name);
+    if (it == got.end()) {
+      out << "check: output " << name << " missing from the plan\n";
+      ok = false;
+      continue;
+    }
+    auto c = compare(it->second, ref, tolerance_for(ref.type.dtype));
+    out << "check: " << name << (c.ok ? " ok" : " MISMATCH") << " (max abs " << c.max_abs << ")\n";
+    ok = ok && c.ok;
+  }
+  return ok;
+}
+
+int run(const CompileCliOptions& o) {
+  Diagnostics diags;
+  TemplateRegistry reg = load_registry(o.rules, diags);
+  if (diags.has_errors()) return report(diags, o.json);
+  auto g = load_graph_file(o.graph, reg, diags, true);
+  if (!g) return report(diags, o.json);
+  rules::RuleSet rs = load_fusion_rules(o.rules, diags);
+  if (diags.has_errors()) return report(diags, o.json);
+
+  CompileOptions copts;
+  copts.multi_output = !o.no_multi_output;
+  CompileResult r = compile_graph(*g, rs, reg, copts, diags);
+  const Plan& plan = o.unfused ? r.unfused : r.plan;
+
+  if (!o.trace.empty()) {
+    // One "kernel-formed" event per kernel, JSON lines (docs/fusion.md).
+    std::ofstream t(o.trace);
+    if (!t) throw Error(o.trace + ": cannot write the trace file");
+    for (size_t i = 0; i < r.plan.kernels.size(); ++i) {
+      auto& k = r.plan.kernels[i];
+      t << "{\"event\":\"kernel-formed\",\"kernel\":\"" << k.name << "\",\"index\":" << i << ",\"kind\":\""
+        << kernel_kind_name(k.kind) << "\",\"nodes\":[";
+      for (size_t j = 0; j < k.nodes.size(); ++j) t << (j ? "," : "") << "\"" << k.nodes[j] << "\"";
+      t << "],\"rules\":[";
+      for (size_t j = 0; j < k.rules.size(); ++j) t << (j ? "," : "") << "\"" << k.rules[j] << "\"";
+      t << "],\"cost\":" << k.cost << "}\n";
+    }
+  }
+
+  bool numerics_ok = true;
+  std::ostringstream check_text;
+  if (o.check) numerics_ok = check_numerics(*g, plan, reg, check_text);
+
+  if (o.json) {
+    std::cout << "{\"report\":" << compile_report_json(r) << ",\"plan\":" << plan.to_json();
+    if (o.check) std::cout << ",\"check\":" << (numerics_ok ? "true" : "false");
+    std::cout << "}\n";
+  } else {
+    std::cout << plan.to_text() << "\n" << compile_report_text(r) << check_text.str();
+  }
+  int status = report(diags, o.json);
+  if (!r.ok || !numerics_ok) return 1;
+  return status;
+}
+
+}  // namespace
+
+EGFUSE_COMMAND(compile, "compile", "Fuse a graph into a kernel plan with the standard rules and print it",
+               [](CLI::App& sub) -> std::function<int()> {
+                 auto o = std::make_shared<CompileCliOptions>();
+                 sub.add_option("graph", o->graph, "Graph file (.graph)")->required()->check(CLI::ExistingFile);
+                 add_rules_option(sub, o->rules);
+                 sub.add_flag("--no-multi-output", o->no_multi_output,
+                              "Never store a template's raw result next to a fused epilogue");
+                 sub.add_flag("--json", o->json, "Print the report and the plan as one JSON object");
+                 sub.add_flag("--check", o->check, "Run plan and graph on random inputs in the interpreter and compare");
+                 sub.add_flag("--unfused", o->unfused, "Print the unfused plan (one kernel per node) instead");
+                 sub.add_option("--trace", o->trace, "Write fusion events (JSON lines) to FILE");
+                 return [o] { return run(*o); };
+               });
+
+}  // namespace egfuse::cli
