@@ -7,6 +7,23 @@
 
 namespace egfuse::lsp {
 
+size_t excessive_nesting(std::string_view text) {
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '"') {
+      while (++i < text.size() && text[i] != '"' && text[i] != '\n') {}
+    } else if (c == '(' || c == '[' || c == '{') {
+      if (++depth > kMaxNesting) return i;
+    } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
 const FileView* Analysis::file(const std::string& path) const {
   auto it = files.find(path);
   return it == files.end() ? nullptr : &it->second;
@@ -30,7 +47,12 @@ std::shared_ptr<const Analysis> analyze(const TextDocument& doc) {
   a->uri = doc.uri;
   a->path = doc.path;
   a->version = doc.version;
-  a->rs = rules::load_rules_from_text(doc.path, doc.text, a->diags);
+  if (size_t at = excessive_nesting(doc.text); at != std::string::npos) {
+    a->diags.error(span_at(make_source(doc.path, doc.text), at), "E-nesting-depth",
+                   "brackets nest deeper than " + std::to_string(kMaxNesting) + " levels; the file is not checked");
+  } else {
+    a->rs = rules::load_rules_from_text(doc.path, doc.text, a->diags);
+  }
   a->diags.sort();
   for (auto& op : a->rs.ops) a->known.callees.insert(op.name);
   for (auto& t : a->rs.templates) a->known.callees.insert(t.kind.name);

@@ -50,6 +50,12 @@ struct Analysis {
 };
 
 std::shared_ptr<const Analysis> analyze(const TextDocument& doc);
+
+// The rule front end recurses on nesting; text nested deeper than this is not
+// given to it (a diagnostic says so) so that the server cannot overflow its stack.
+constexpr int kMaxNesting = 400;
+// Byte offset where brackets first nest deeper than kMaxNesting; npos if never.
+size_t excessive_nesting(std::string_view text);
 // `a.known` plus the declarations the checker did not see in the document
 // (an item with a syntax error).
 KnownNames known_names(const Analysis& a);

@@ -231,6 +231,25 @@ TEST_CASE("malformed input never crashes the server", "[lsp][robustness]") {
   }
 }
 
+TEST_CASE("deeply nested text is refused, not parsed into a stack overflow", "[lsp][robustness]") {
+  std::string deep = "op f(x: T) -> T\nrule a: ";
+  for (int i = 0; i < 100000; ++i) deep += "f(";
+  deep += "?x";
+  for (int i = 0; i < 100000; ++i) deep += ")";
+  deep += " => ?x\n";
+  std::string uri = "file:///tmp/deep.rules";
+  std::string in = framed(req(1, "initialize")) +
+                   framed(note("textDocument/didOpen", {{"textDocument", {{"uri", uri}, {"version", 1}, {"text", deep}}}})) +
+                   framed(req(2, "textDocument/formatting", {{"textDocument", {{"uri", uri}}}})) +
+                   framed(req(3, "shutdown")) + framed(note("exit"));
+  Run r = serve(in);
+  CHECK(r.code == 0);
+  REQUIRE(r.out.size() == 4);
+  CHECK(r.out[1]["params"]["diagnostics"][0]["code"] == "E-nesting-depth");
+  CHECK(r.out[1]["params"]["diagnostics"][0]["range"]["start"]["line"] == 1);
+  CHECK(r.out[2]["result"] == json::array());
+}
+
 TEST_CASE("coalesced changes: one analysis after the last of several queued edits", "[lsp][server]") {
   std::string uri = "file:///tmp/c.rules";
   std::string in = framed(req(1, "initialize")) + framed(note("initialized")) +
