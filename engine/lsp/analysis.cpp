@@ -7,6 +7,23 @@
 
 namespace egfuse::lsp {
 
+size_t excessive_nesting(std::string_view text) {
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (c == '"') {
+      while (++i < text.size() && text[i] != '"' && text[i] != '\n') {}
+    } else if (c == '(' || c == '[' || c == '{') {
+      if (++depth > kMaxNesting) return i;
+    } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
 const FileView* Analysis::file(const std::string& path) const {
   auto it = files.find(path);
   return it == files.end() ? nullptr : &it->second;
@@ -30,7 +47,12 @@ std::shared_ptr<const Analysis> analyze(const TextDocument& doc) {
   a->uri = doc.uri;
   a->path = doc.path;
   a->version = doc.version;
-  a->rs = rules::load_rules_from_text(doc.path, doc.text, a->diags);
+  if (size_t at = excessive_nesting(doc.text); at != std::string::npos) {
+    a->diags.error(span_at(make_source(doc.path, doc.text), at), "E-nesting-depth",
+                   "brackets nest deeper than " + std::to_string(kMaxNesting) + " levels; the file is not checked");
+  } else {
+    a->rs = rules::load_rules_from_text(doc.path, doc.text, a->diags);
+  }
   a->diags.sort();
   for (auto& op : a->rs.ops) a->known.callees.insert(op.name);
   for (auto& t : a->rs.templates) a->known.callees.insert(t.kind.name);
@@ -42,7 +64,7 @@ std::shared_ptr<const Analysis> analyze(const TextDocument& doc) {
     v.src = src;
     v.uri = uri;
     v.lines = LineIndex(src->text);
-    v.index = index_file(src->text, a->known);
+    v.known = &a->known;
     a->files[src->path] = std::move(v);
   };
   std::shared_ptr<const SourceFile> main_src;
@@ -54,14 +76,18 @@ std::shared_ptr<const Analysis> analyze(const TextDocument& doc) {
   for (auto& f : a->rs.files)
     if (f && f->path != doc.path) add_file(f, path_to_uri(f->path));
   a->main = a->file(doc.path);
-  // Declarations the checker did not see (an item with a syntax error) still complete.
-  for (auto& o : a->main->index.occurrences) {
-    if (!o.decl) continue;
-    if (o.kind == SymKind::callee) a->known.callees.insert(o.name);
-    if (o.kind == SymKind::rule) a->known.rules.insert(o.name);
-    if (o.kind == SymKind::ruleset) a->known.rulesets.insert(o.name);
-  }
   return a;
+}
+
+KnownNames known_names(const Analysis& a) {
+  KnownNames k = a.known;
+  for (auto& o : a.main->index().occurrences) {
+    if (!o.decl) continue;
+    if (o.kind == SymKind::callee) k.callees.insert(o.name);
+    if (o.kind == SymKind::rule) k.rules.insert(o.name);
+    if (o.kind == SymKind::ruleset) k.rulesets.insert(o.name);
+  }
+  return k;
 }
 
 std::map<std::string, int64_t> load_fire_counts(const std::string& trace_path) {

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "egfuse/diagnostics.hpp"
@@ -18,9 +19,18 @@ struct FileView {
   std::shared_ptr<const SourceFile> src;
   std::string uri;
   LineIndex lines;
-  FileIndex index;
+  const KnownNames* known = nullptr;
+  // Built on first use: diagnostics do not need it, so a change's diagnostics
+  // are not delayed by it (the server is single-threaded: no locking).
+  const FileIndex& index() const {
+    if (!index_) index_ = index_file(src->text, *known);
+    return *index_;
+  }
   Range range(size_t begin, size_t end) const { return lines.range(src->text, begin, end); }
   size_t offset(Position p) const { return lines.offset(src->text, p); }
+
+ private:
+  mutable std::optional<FileIndex> index_;
 };
 
 struct Analysis {
@@ -28,7 +38,7 @@ struct Analysis {
   int64_t version = 0;
   rules::RuleSet rs;
   Diagnostics diags;
-  KnownNames known;
+  KnownNames known;  // from the checked set (an index adds its own file's declarations)
   std::map<std::string, FileView> files;  // by path: the document and the files it includes
   const FileView* main = nullptr;
 
@@ -40,6 +50,15 @@ struct Analysis {
 };
 
 std::shared_ptr<const Analysis> analyze(const TextDocument& doc);
+
+// The rule front end recurses on nesting; text nested deeper than this is not
+// given to it (a diagnostic says so) so that the server cannot overflow its stack.
+constexpr int kMaxNesting = 400;
+// Byte offset where brackets first nest deeper than kMaxNesting; npos if never.
+size_t excessive_nesting(std::string_view text);
+// `a.known` plus the declarations the checker did not see in the document
+// (an item with a syntax error).
+KnownNames known_names(const Analysis& a);
 
 // Rule fire counts from a trace file (JSON lines). Empty when it is missing.
 std::map<std::string, int64_t> load_fire_counts(const std::string& trace_path);

@@ -24,6 +24,7 @@ json completion(const Analysis& a, Position p) {
   std::string prefix = text.substr(start, cur - start);
   Range edit_range = f.range(start, cur);
 
+  const KnownNames known = known_names(a);
   std::map<std::string, json> items;  // by label: sorted, no duplicates
   auto offer = [&](const std::string& label, int kind, const std::string& detail, const std::string& doc = "") {
     if (label.compare(0, prefix.size(), prefix) != 0 || label == prefix) return;
@@ -36,10 +37,10 @@ json completion(const Analysis& a, Position p) {
     for (auto& op : a.rs.ops) offer(op.name, kFunction, "op", op.doc);
     for (auto& t : a.rs.templates) offer(t.kind.name, kClass, "template", t.kind.doc);
     for (auto& n : TemplateRegistry::builtin().names()) offer(n, kClass, "template (built-in)");
-    for (auto& n : a.known.callees) offer(n, kFunction, "op");
+    for (auto& n : known.callees) offer(n, kFunction, "op");
   };
   auto offer_vars = [&](size_t item) {
-    for (auto& o : f.index.occurrences)
+    for (auto& o : f.index().occurrences)
       if (o.kind == SymKind::var && o.item == item && !(o.begin <= cur && cur <= o.end))
         offer("?" + o.name, kVariable, "pattern variable");
   };
@@ -47,8 +48,8 @@ json completion(const Analysis& a, Position p) {
     for (auto& k : rule_keywords()) offer(k, kKeyword, "");
   };
 
-  size_t ii = f.index.item_at(start);
-  const Item* it = ii == SIZE_MAX ? nullptr : &f.index.items[ii];
+  size_t ii = f.index().item_at(start);
+  const Item* it = ii == SIZE_MAX ? nullptr : &f.index().items[ii];
   // At the start of an item (nothing but whitespace between the previous item and the cursor).
   bool item_start = !it || (it->begin == start && !var_prefix);
   if (it && !item_start && it->kind != Item::Kind::rule && it->kind != Item::Kind::op && start > it->end) {
@@ -78,14 +79,14 @@ json completion(const Analysis& a, Position p) {
     offer_vars(ii);
   } else if (it->kind == Item::Kind::use) {
     for (auto& r : a.rs.rules) offer(r.name, kEvent, "rule", r.doc);
-    for (auto& r : a.known.rules) offer(r, kEvent, "rule");
-    for (auto& r : a.known.rulesets) offer(r, kModule, "ruleset");
+    for (auto& r : known.rules) offer(r, kEvent, "rule");
+    for (auto& r : known.rulesets) offer(r, kModule, "ruleset");
   } else if (it->kind == Item::Kind::phase) {
     // After "ruleset": a ruleset name.
     size_t kw = text.rfind("ruleset", start);
     bool after_ruleset = kw != std::string::npos && kw > it->begin && text.find_first_not_of(" \t", kw + 7) == start;
     if (after_ruleset) {
-      for (auto& r : a.known.rulesets) offer(r, kModule, "ruleset");
+      for (auto& r : known.rulesets) offer(r, kModule, "ruleset");
     } else if (text.find(':', it->begin) < start) {
       for (const char* k : {"ruleset", "iter", "nodes", "time", "scheduler", "match_limit", "ban_length"})
         offer(k, kProperty, "phase setting");

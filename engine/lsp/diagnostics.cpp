@@ -24,17 +24,23 @@ std::string uri_of(const Analysis& a, const SourceSpan& s) {
 
 json publish_diagnostics(const Analysis& a) {
   // The first include line stands for problems found in included files.
-  Range include_range;
-  for (auto& it : a.main->index.items)
-    if (it.kind == Item::Kind::include) {
-      include_range = a.main->range(it.begin, it.end);
-      break;
+  std::optional<Range> include_range;
+  auto include_line = [&] {
+    if (!include_range) {
+      include_range = Range{};
+      for (auto& it : a.main->index().items)
+        if (it.kind == Item::Kind::include) {
+          include_range = a.main->range(it.begin, it.end);
+          break;
+        }
     }
+    return *include_range;
+  };
   json list = json::array();
   for (const Diagnostic& d : a.diags.all()) {
     bool here = !d.span.file || d.span.file->path == a.path;
     json j;
-    j["range"] = to_json(here ? a.range_of(d.span) : include_range);
+    j["range"] = to_json(here ? a.range_of(d.span) : include_line());
     j["severity"] = severity_code(d.severity);
     if (!d.code.empty()) j["code"] = d.code;
     j["source"] = "egfuse";

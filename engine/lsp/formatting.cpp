@@ -6,9 +6,10 @@
 namespace egfuse::lsp {
 
 json formatting(const TextDocument& doc) {
+  json edits = json::array();
+  if (excessive_nesting(doc.text) != std::string::npos) return edits;
   Diagnostics diags;
   std::optional<std::string> formatted = rules::format_rules(doc.path, doc.text, diags);
-  json edits = json::array();
   if (!formatted || *formatted == doc.text) return edits;
   Range all = doc.lines.range(doc.text, 0, doc.text.size());
   edits.push_back({{"range", to_json(all)}, {"newText", *formatted}});

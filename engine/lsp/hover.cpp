@@ -116,10 +116,10 @@ json hover(const Analysis& a, Position p, const std::map<std::string, int64_t>& 
       break;
     case SymKind::var: {
       size_t uses = 0;
-      for (auto& v : a.main->index.occurrences)
+      for (auto& v : a.main->index().occurrences)
         if (v.kind == SymKind::var && v.item == o->item && v.name == o->name) ++uses;
       md = "pattern variable `?" + o->name + "` (" + std::to_string(uses) + (uses == 1 ? " occurrence" : " occurrences") +
-           " in this " + (a.main->index.items[o->item].kind == Item::Kind::op ? "op" : "rule") + ")";
+           " in this " + (a.main->index().items[o->item].kind == Item::Kind::op ? "op" : "rule") + ")";
       break;
     }
     case SymKind::guard:

@@ -164,9 +164,16 @@ FileIndex index_file(std::string_view text, const KnownNames& known_in) {
   // Pass 1: items and their declared names.
   std::vector<size_t> item_first;  // first significant token of each item
   size_t block = SIZE_MAX;
+  int attr_braces = 0;  // open '{' of attributes in the current item (not block braces)
   for (size_t i = 0; i < tk.size(); ++i) {
     std::string_view w = word(i);
     std::optional<Item::Kind> k;
+    if (is(i, Token::Kind::punct, "{")) {
+      bool opens_block = !fx.items.empty() && i == item_first.back() + 2 &&
+                         (fx.items.back().kind == Item::Kind::ruleset_open ||
+                          fx.items.back().kind == Item::Kind::schedule_open);
+      if (!opens_block) ++attr_braces;
+    }
     if (tk[i]->kind == Token::Kind::keyword) {
       if (w == "include") k = Item::Kind::include;
       else if (w == "op") k = Item::Kind::op;
@@ -178,11 +185,13 @@ FileIndex index_file(std::string_view text, const KnownNames& known_in) {
       else if (w == "ruleset" && (fx.items.empty() || fx.items.back().kind != Item::Kind::phase))
         k = Item::Kind::ruleset_open;
     } else if (is(i, Token::Kind::punct, "}")) {
-      k = Item::Kind::close;
+      if (attr_braces > 0) --attr_braces;
+      else k = Item::Kind::close;
     } else if (fx.items.empty()) {
       k = Item::Kind::stray;
     }
     if (k) {
+      if (*k != Item::Kind::close) attr_braces = 0;
       Item it;
       it.kind = *k;
       it.begin = tk[i]->begin;

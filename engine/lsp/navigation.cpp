@@ -7,7 +7,7 @@
 namespace egfuse::lsp {
 
 const Occurrence* occurrence_at(const Analysis& a, Position p) {
-  return a.main->index.occurrence_at(a.main->offset(p));
+  return a.main->index().occurrence_at(a.main->offset(p));
 }
 
 namespace {
@@ -24,7 +24,7 @@ json lexical_declaration(const Analysis& a, SymKind kind, const std::string& nam
   for (auto& [path, f] : a.files)
     if (&f != a.main) order.push_back(&f);
   for (const FileView* f : order)
-    for (auto& o : f->index.occurrences)
+    for (auto& o : f->index().occurrences)
       if (o.decl && o.kind == kind && o.name == name) return location(f->uri, f->range(o.begin, o.end));
   return nullptr;
 }
@@ -48,7 +48,7 @@ json definition_of(const Analysis& a, const Occurrence& o) {
       if (auto* s = rs.find_schedule(o.name)) return span_location(a, s->span);
       break;
     case SymKind::var:
-      for (auto& v : a.main->index.occurrences)
+      for (auto& v : a.main->index().occurrences)
         if (v.kind == SymKind::var && v.item == o.item && v.name == o.name && v.decl)
           return location(a.main->uri, a.main->range(v.begin, v.end));
       return nullptr;
@@ -86,7 +86,7 @@ json references(const Analysis& a, const std::vector<const Analysis*>& open, Pos
   json out = json::array();
   if (!o || o->kind == SymKind::include) return out;
   if (o->kind == SymKind::var || o->kind == SymKind::phase) {
-    for (auto& v : a.main->index.occurrences)
+    for (auto& v : a.main->index().occurrences)
       if (v.kind == o->kind && v.item == o->item && v.name == o->name && (include_declaration || !v.decl))
         out.push_back(location(a.main->uri, a.main->range(v.begin, v.end)));
     return out;
@@ -94,7 +94,7 @@ json references(const Analysis& a, const std::vector<const Analysis*>& open, Pos
   std::vector<const Analysis*> all = open;
   if (std::find(all.begin(), all.end(), &a) == all.end()) all.insert(all.begin(), &a);
   for (auto& [path, f] : workspace_files(all))
-    for (auto& v : f->index.occurrences)
+    for (auto& v : f->index().occurrences)
       if (v.kind == o->kind && v.name == o->name && (include_declaration || !v.decl))
         out.push_back(location(f->uri, f->range(v.begin, v.end)));
   return out;

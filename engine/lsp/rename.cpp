@@ -35,22 +35,23 @@ json rename(const Analysis& a, const std::vector<const Analysis*>& open, Positio
   std::map<std::string, json> changes;  // uri -> edits
   if (o.kind == SymKind::var) {
     bool clash = false;
-    for (auto& v : a.main->index.occurrences)
+    for (auto& v : a.main->index().occurrences)
       if (v.kind == SymKind::var && v.item == o.item && v.name == new_name) clash = true;
     if (clash) throw RequestError(kRequestFailed, "this item already has a variable ?" + new_name);
     const std::string& text = a.main->src->text;
-    for (auto& v : a.main->index.occurrences)
+    for (auto& v : a.main->index().occurrences)
       if (v.kind == SymKind::var && v.item == o.item && v.name == o.name)
         changes[a.main->uri].push_back(
             {{"range", to_json(a.main->range(v.begin, v.end))}, {"newText", (text[v.begin] == '?' ? "?" : "") + new_name}});
   } else {
-    const auto& known = o.kind == SymKind::rule ? a.known.rules : a.known.rulesets;
+    const KnownNames names = known_names(a);
+    const auto& known = o.kind == SymKind::rule ? names.rules : names.rulesets;
     if (known.count(new_name))
       throw RequestError(kRequestFailed, std::string("a ") + sym_kind_name(o.kind) + " named '" + new_name + "' already exists");
     std::vector<const Analysis*> all = open;
     if (std::find(all.begin(), all.end(), &a) == all.end()) all.insert(all.begin(), &a);
     for (auto& [path, f] : workspace_files(all))
-      for (auto& v : f->index.occurrences)
+      for (auto& v : f->index().occurrences)
         if (v.kind == o.kind && v.name == o.name)
           changes[f->uri].push_back({{"range", to_json(f->range(v.begin, v.end))}, {"newText", new_name}});
   }

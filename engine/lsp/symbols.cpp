@@ -33,7 +33,7 @@ const char* detail(Item::Kind k) {
 
 json document_symbols(const Analysis& a) {
   const FileView& f = *a.main;
-  const auto& items = f.index.items;
+  const auto& items = f.index().items;
   json out = json::array();
   std::map<size_t, size_t> block_pos;  // block item -> index in out
   for (size_t i = 0; i < items.size(); ++i) {

@@ -118,6 +118,7 @@ TEST_CASE("index: declarations, uses and pattern variables", "[lsp][index]") {
       "op twice(x: T) -> T = add(?x, ?x)\n"
       "ruleset fusion {\n"
       "  rule add-zero: add(?x, 0) => ?x if pointwise(?x) and dtype(?x) == f32\n"
+      "  rule sum-add: sum{axes=[1]}(add(?x, ?y)) => add(sum{axes=[1]}(?x), sum{axes=[1]}(?y))\n"
       "}\n"
       "ruleset all {\n  use add-zero, fusion\n}\n"
       "schedule main {\n  phase p1: ruleset all, iters 10\n}\n";
@@ -126,7 +127,9 @@ TEST_CASE("index: declarations, uses and pattern variables", "[lsp][index]") {
     return std::count_if(fx.occurrences.begin(), fx.occurrences.end(),
                          [&](const Occurrence& o) { return o.kind == k && o.name == n && (!decl_only || o.decl); });
   };
-  CHECK(count(SymKind::callee, "add") == 3);
+  CHECK(count(SymKind::callee, "add") == 5);
+  CHECK(count(SymKind::callee, "sum") == 3);
+  CHECK(count(SymKind::callee, "axes") == 0);  // an attribute key
   CHECK(count(SymKind::callee, "add", true) == 1);
   CHECK(count(SymKind::rule, "add-zero") == 2);
   CHECK(count(SymKind::ruleset, "fusion") == 2);
@@ -135,14 +138,17 @@ TEST_CASE("index: declarations, uses and pattern variables", "[lsp][index]") {
   CHECK(count(SymKind::guard, "pointwise") == 1);
   CHECK(count(SymKind::guard, "dtype") == 1);
   CHECK(count(SymKind::callee, "f32") == 0);  // a dtype literal, not an op
-  CHECK(count(SymKind::var, "x") == 7);       // 3 in `twice` (param + 2 uses), 4 in the rule
-  CHECK(count(SymKind::var, "x", true) == 2);
+  CHECK(count(SymKind::var, "x") == 9);  // 3 in `twice` (param + 2 uses), 4 + 2 in the rules
+  CHECK(count(SymKind::var, "x", true) == 3);
   size_t rule_pos = text.find("add-zero");
   const Occurrence* o = fx.occurrence_at(rule_pos + 3);
   REQUIRE(o);
   CHECK(o->kind == SymKind::rule);
   CHECK(o->decl);
-  REQUIRE(fx.items.size() == 11);
+  REQUIRE(fx.items.size() == 12);  // attribute braces neither open nor close blocks
+  CHECK(fx.items[4].kind == Item::Kind::rule);
+  CHECK(fx.items[4].parent == 2);
+  CHECK(fx.items[5].kind == Item::Kind::close);
   CHECK(fx.items[3].kind == Item::Kind::rule);
   CHECK(fx.items[3].parent == 2);
   CHECK(fx.items[3].guard != SIZE_MAX);
@@ -223,6 +229,25 @@ TEST_CASE("malformed input never crashes the server", "[lsp][robustness]") {
     CHECK(r.out[3].contains("result"));  // out-of-range positions are clamped
     CHECK(r.out[4]["error"]["code"] == kInvalidParams);  // newName missing
   }
+}
+
+TEST_CASE("deeply nested text is refused, not parsed into a stack overflow", "[lsp][robustness]") {
+  std::string deep = "op f(x: T) -> T\nrule a: ";
+  for (int i = 0; i < 100000; ++i) deep += "f(";
+  deep += "?x";
+  for (int i = 0; i < 100000; ++i) deep += ")";
+  deep += " => ?x\n";
+  std::string uri = "file:///tmp/deep.rules";
+  std::string in = framed(req(1, "initialize")) +
+                   framed(note("textDocument/didOpen", {{"textDocument", {{"uri", uri}, {"version", 1}, {"text", deep}}}})) +
+                   framed(req(2, "textDocument/formatting", {{"textDocument", {{"uri", uri}}}})) +
+                   framed(req(3, "shutdown")) + framed(note("exit"));
+  Run r = serve(in);
+  CHECK(r.code == 0);
+  REQUIRE(r.out.size() == 4);
+  CHECK(r.out[1]["params"]["diagnostics"][0]["code"] == "E-nesting-depth");
+  CHECK(r.out[1]["params"]["diagnostics"][0]["range"]["start"]["line"] == 1);
+  CHECK(r.out[2]["result"] == json::array());
 }
 
 TEST_CASE("coalesced changes: one analysis after the last of several queued edits", "[lsp][server]") {
