@@ -46,7 +46,7 @@ Saturation saturate(const Graph& g, const rules::RuleSet& rs, const TemplateRegi
     Op op = Op(o);
     if (op == Op::template_ || op == Op::extern_) continue;
     auto& info = e.op_info(e.op(op_name(op)));
-    info.pointwise = info.pointwise || (is_pointwise(op) && op != Op::constant);
+    info.pointwise = info.pointwise || is_pointwise(op);  // a constant is a scalar fill
     info.reduction = info.reduction || is_reduction(op);
     info.view = info.view || is_view(op);
     if (op == Op::mutation_output || op == Op::input) info.storage_leaf = true;

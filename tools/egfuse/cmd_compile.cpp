@@ -12,6 +12,7 @@
 #include "egfuse/interp.hpp"
 #include "egfuse/plan.hpp"
 #include "egfuse/rule_ast.hpp"
+#include "egfuse/trace.hpp"
 #include "tools/egfuse/command.hpp"
 #include "tools/egfuse/common.hpp"
 
@@ -52,6 +53,11 @@ bool check_numerics(const Graph& g, const Plan& p, const TemplateRegistry& reg, 
     out << "check: " << name << (c.ok ? " ok" : " MISMATCH") << " (max abs " << c.max_abs << ")\n";
     ok = ok && c.ok;
   }
+  for (auto& [name, ref] : inputs) {  // inputs written in place
+    auto c = compare(plan_inputs.at(name), ref, tolerance_for(ref.type.dtype));
+    if (!c.ok) out << "check: mutated input " << name << " MISMATCH (max abs " << c.max_abs << ")\n";
+    ok = ok && c.ok;
+  }
   return ok;
 }
 
@@ -66,23 +72,17 @@ int run(const CompileCliOptions& o) {
 
   CompileOptions copts;
   copts.multi_output = !o.no_multi_output;
-  CompileResult r = compile_graph(*g, rs, reg, copts, diags);
-  const Plan& plan = o.unfused ? r.unfused : r.plan;
-
+  std::ofstream trace_file;
+  std::unique_ptr<eg::Trace> trace;
   if (!o.trace.empty()) {
-    // One "kernel-formed" event per kernel, JSON lines (docs/fusion.md).
-    std::ofstream t(o.trace);
-    if (!t) throw Error(o.trace + ": cannot write the trace file");
-    for (size_t i = 0; i < r.plan.kernels.size(); ++i) {
-      auto& k = r.plan.kernels[i];
-      t << "{\"event\":\"kernel-formed\",\"kernel\":\"" << k.name << "\",\"index\":" << i << ",\"kind\":\""
-        << kernel_kind_name(k.kind) << "\",\"nodes\":[";
-      for (size_t j = 0; j < k.nodes.size(); ++j) t << (j ? "," : "") << "\"" << k.nodes[j] << "\"";
-      t << "],\"rules\":[";
-      for (size_t j = 0; j < k.rules.size(); ++j) t << (j ? "," : "") << "\"" << k.rules[j] << "\"";
-      t << "],\"cost\":" << k.cost << "}\n";
-    }
+    trace_file.open(o.trace);
+    if (!trace_file) throw Error(o.trace + ": cannot write the trace file");
+    trace = std::make_unique<eg::Trace>(trace_file);
+    copts.trace = trace.get();
   }
+  CompileResult r = compile_graph(*g, rs, reg, copts, diags);
+  trace.reset();
+  const Plan& plan = o.unfused ? r.unfused : r.plan;
 
   bool numerics_ok = true;
   std::ostringstream check_text;
