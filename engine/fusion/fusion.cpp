@@ -137,7 +137,7 @@ std::string compile_report_text(const CompileResult& r) {
   o << "  bytes moved: " << s.bytes_before << " -> " << s.bytes_after << "\n";
   o << "  e-graph: " << s.egraph_nodes << " nodes, " << s.egraph_classes << " classes, " << s.iterations
     << " iterations, stopped: " << s.stop_reason << "\n";
-  o << "  time (ms): encode " << ms(s.times.encode_ms) << ", saturate " << ms(s.times.saturate_ms) << ", extract "
+  o << "  time (ms): parse " << ms(s.times.parse_ms) << ", encode " << ms(s.times.encode_ms) << ", saturate " << ms(s.times.saturate_ms) << ", extract "
     << ms(s.times.extract_ms) << ", plan " << ms(s.times.plan_ms) << ", validate " << ms(s.times.validate_ms)
     << ", total " << ms(s.times.total_ms()) << "\n";
   if (!s.rule_uses.empty()) {
@@ -151,11 +151,10 @@ std::string compile_report_text(const CompileResult& r) {
 std::string compile_report_json(const CompileResult& r) {
   auto& s = r.stats;
   std::ostringstream o;
-  o << "{\"graph\":\"" << r.plan.graph_name << "\",\"kernels_before\":" << s.kernels_before
+  o << "{\"graph\":" << eg::json_quote(r.plan.graph_name) << ",\"kernels_before\":" << s.kernels_before
     << ",\"kernels_after\":" << s.kernels_after << ",\"bytes_before\":" << s.bytes_before
     << ",\"bytes_after\":" << s.bytes_after << ",\"egraph_nodes\":" << s.egraph_nodes
-    << ",\"egraph_classes\":" << s.egraph_classes << ",\"iterations\":" << s.iterations << ",\"stop_reason\":\""
-    << s.stop_reason << "\",\"valid\":" << (r.ok ? "true" : "false") << ",\"time_ms\":{\"encode\":" << ms(s.times.encode_ms)
+    << ",\"egraph_classes\":" << s.egraph_classes << ",\"iterations\":" << s.iterations << ",\"stop_reason\":" << eg::json_quote(s.stop_reason) << ",\"valid\":" << (r.ok ? "true" : "false") << ",\"time_ms\":{\"parse\":" << ms(s.times.parse_ms) << ",\"encode\":" << ms(s.times.encode_ms)
     << ",\"saturate\":" << ms(s.times.saturate_ms) << ",\"extract\":" << ms(s.times.extract_ms)
     << ",\"plan\":" << ms(s.times.plan_ms) << ",\"validate\":" << ms(s.times.validate_ms)
     << ",\"total\":" << ms(s.times.total_ms()) << "},\"rule_uses\":{";

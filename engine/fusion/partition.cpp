@@ -496,18 +496,25 @@ class Partitioner {
     return !m.empty() && std::all_of(m.begin(), m.end(), [&](NodeId n) { return is_view(g_[n].op); });
   }
 
-  Family family_for(int a, int c) const {
+  // The family of merging producer kernel a into kernel c at consumer node
+  // `at` (kNoNode: unknown).
+  Family family_for(int a, int c, NodeId at = kNoNode) const {
     auto heavy_of = [&](int gi) {
       for (NodeId n : members_[size_t(gi)])
-        if (heavy_kind(n) != Heavy::none) return heavy_kind(n);
-      return Heavy::none;
+        if (heavy_kind(n) != Heavy::none) return n;
+      return kNoNode;
     };
-    Heavy ha = heavy_of(a), hc = heavy_of(c);
-    if (ha == Heavy::template_) return template_epilogue;
-    if (ha == Heavy::extern_) return extern_epilogue;
-    if (ha == Heavy::reduction) return reduction_epilogue;
-    if (hc == Heavy::template_) return template_prologue;
-    if (hc == Heavy::reduction) return reduction_prologue;
+    NodeId ha = heavy_of(a), hc = heavy_of(c);
+    if (ha != kNoNode) {
+      if (heavy_kind(ha) == Heavy::template_) return template_epilogue;
+      if (heavy_kind(ha) == Heavy::extern_) return extern_epilogue;
+      return reduction_epilogue;
+    }
+    // An operand computed into c's epilogue (at after its template or reduction) is inlining.
+    if (hc != kNoNode && !(at != kNoNode && at > hc)) {
+      if (heavy_kind(hc) == Heavy::template_) return template_prologue;
+      if (heavy_kind(hc) == Heavy::reduction) return reduction_prologue;
+    }
     return pointwise_inline;
   }
 
@@ -531,7 +538,7 @@ class Partitioner {
         for (NodeId u : g_[c].inputs) {
           int cg = group_of_[c];
           if (!read_fusable(c, u)) {
-            if (choice_ && pass == 0) choice_(c, u, family_for(group_of_[u] < 0 ? cg : group_of_[u], cg), false,
+            if (choice_ && pass == 0) choice_(c, u, family_for(group_of_[u] < 0 ? cg : group_of_[u], cg, c), false,
                                              "the rules keep this read materialized");
             continue;
           }
@@ -544,13 +551,13 @@ class Partitioner {
           }
           if (is_view(g_[src].op) && g_[src].op != Op::input && view_only(group_of_[src]) && group_of_[src] != cg) {
             // A view whose own read the rules keep materialized: merge only the views so far.
-            if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg))) changed = true;
+            if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg, c))) changed = true;
             continue;
           }
           int a = g_[src].op == Op::input ? -1 : group_of_[src];
           if (a == cg && chain.empty()) continue;
           if (a >= 0 && a != cg) {
-            Family f = family_for(a, cg);
+            Family f = family_for(a, cg, c);
             bool fused = false;
             if (fam_[f]) {
               std::vector<int> parts = chain;
@@ -566,7 +573,7 @@ class Partitioner {
             }
           }
           // Views alone (e.g. a broadcast read inline instead of materialized).
-          if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg))) changed = true;
+          if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg, c))) changed = true;
         }
       }
       if (!changed) break;

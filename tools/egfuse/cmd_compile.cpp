@@ -3,6 +3,7 @@
 // stop reason, time per stage); --json prints both as one JSON object.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -65,8 +66,10 @@ int run(const CompileCliOptions& o) {
   Diagnostics diags;
   TemplateRegistry reg = load_registry(o.rules, diags);
   if (diags.has_errors()) return report(diags, o.json);
+  auto parse_start = std::chrono::steady_clock::now();
   auto g = load_graph_file(o.graph, reg, diags, true);
   if (!g) return report(diags, o.json);
+  double parse_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - parse_start).count();
   rules::RuleSet rs = load_fusion_rules(o.rules, diags);
   if (diags.has_errors()) return report(diags, o.json);
 
@@ -81,6 +84,7 @@ int run(const CompileCliOptions& o) {
     copts.trace = trace.get();
   }
   CompileResult r = compile_graph(*g, rs, reg, copts, diags);
+  r.stats.times.parse_ms = parse_ms;
   trace.reset();
   const Plan& plan = o.unfused ? r.unfused : r.plan;
 
