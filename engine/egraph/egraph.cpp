@@ -201,7 +201,7 @@ void EGraph::memo_grow() {
 }
 
 void EGraph::memo_insert(uint64_t h, Id n) {
-  if ((memo_count_ + 1) * 4 > memo_.size() * 3) memo_grow();  // load factor at most 3/4
+  if ((memo_count_ + 1) * 2 > memo_.size()) memo_grow();  // load factor at most 1/2: short probe chains
   size_t mask = memo_.size() - 1;
   size_t i = uint32_t(h) & mask;
   while (memo_[i].node != kNoId) i = (i + 1) & mask;
@@ -484,8 +484,8 @@ void EGraph::rebuild_classes() {
     });
     cls.nodes.erase(std::unique(cls.nodes.begin(), cls.nodes.end(), [&](Id a, Id b) { return node_equal(a, b); }),
                     cls.nodes.end());
-    std::sort(cls.parents.begin(), cls.parents.end());
-    cls.parents.erase(std::unique(cls.parents.begin(), cls.parents.end()), cls.parents.end());
+    // Parents are not deduplicated (as in egg): a duplicate only costs one
+    // more re-canonicalization, sorting them every rebuild costs more.
   }
   dirty_.clear();
   for (auto& v : by_op_) v.clear();
@@ -501,6 +501,13 @@ void EGraph::rebuild_classes() {
       by_op_[o].push_back(c);
     }
   }
+}
+
+size_t EGraph::num_listed_nodes() const {
+  size_t n = 0;
+  for (Id c = 0; c < uf_.size(); ++c)
+    if (uf_[c] == c) n += slot(c).nodes.size();
+  return n;
 }
 
 std::vector<Id> EGraph::classes() const {
@@ -530,7 +537,7 @@ std::span<const Id> EGraph::classes_with_op(Sym op) const {
 // ---------------------------------------------------------------- inspection
 size_t EGraph::memory_bytes() const {
   size_t b = nodes_.capacity() * sizeof(NodeRec) + children_.capacity() * sizeof(Id) + uf_.capacity() * sizeof(Id) +
-             slot_of_.capacity() * sizeof(uint32_t) + classes_.capacity() * sizeof(EClass) +
+             slot_of_.capacity() * sizeof(uint32_t) + classes_.size() * sizeof(EClass) +
              memo_.capacity() * sizeof(MemoSlot) + free_slots_.capacity() * sizeof(uint32_t);
   for (const EClass& c : classes_) b += (c.nodes.capacity() + c.parents.capacity()) * sizeof(Id);
   for (const auto& v : by_op_) b += v.capacity() * sizeof(Id);

@@ -300,9 +300,7 @@ RuleMatches search(const EGraph& g, const CompiledRule& r, size_t limit) {
   RuleMatches m;
   const CompiledPattern& p = r.lhs;
   m.stride = p.num_slots();
-  bool need_regs = false;
-  for (auto& b : r.rhs) need_regs |= b.payload_reg != ~0u;
-  m.reg_stride = need_regs ? p.num_regs() : 0;
+  m.reg_stride = uint32_t(r.kept_regs.size());
   std::vector<Id> regs(p.num_regs() + 1, kNoId);
   Id cls = kNoId;
   auto f = [&](Id* rg) {
@@ -310,7 +308,7 @@ RuleMatches search(const EGraph& g, const CompiledRule& r, size_t limit) {
     size_t at = m.substs.size();
     m.substs.resize(at + m.stride, kNoId);
     p.fill_subst(std::span<const Id>(rg, p.num_regs()), m.substs.data() + at);
-    if (m.reg_stride) m.regs.insert(m.regs.end(), rg, rg + m.reg_stride);
+    for (uint32_t k : r.kept_regs) m.regs.push_back(rg[k]);
     return m.classes.size() < limit;
   };
   auto visit = [&](Id c) {
@@ -430,9 +428,9 @@ std::optional<Id> run_build(const EGraph& g, std::span<const CompiledPattern::Bu
         uint32_t payload = b.kind == B::opvar_apply ? subst[b.slot + 1]
                            : b.payload_reg != ~0u ? regs[b.payload_reg]
                                                   : b.payload;
-        std::vector<Id> args(kids.begin() + long(kb), kids.end());
+        // add() never touches `kids`, so the span stays valid during the call.
+        if (ok) v = add(op, std::span<const Id>(kids.data() + kb, kids.size() - kb), payload);
         kids.resize(kb);
-        if (ok) v = add(op, std::span<const Id>(args), payload);
         break;
       }
     }

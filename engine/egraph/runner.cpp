@@ -35,6 +35,17 @@ CompiledRule compile_direction(const rules::Rule& r, const rules::Pattern& lhs, 
   c.lhs = CompiledPattern::compile(lhs, g, c.vars);
   c.rhs = CompiledPattern::compile_build(rhs, g, c.vars, &c.lhs);
   c.lhs_build = CompiledPattern::compile_build(lhs, g, c.vars, &c.lhs);
+  // Keep only the payload registers the builds read, renumbered densely.
+  for (auto* prog : {&c.rhs, &c.lhs_build})
+    for (auto& b : *prog) {
+      if (b.payload_reg == ~0u) continue;
+      auto it = std::find(c.kept_regs.begin(), c.kept_regs.end(), b.payload_reg);
+      if (it == c.kept_regs.end()) {
+        c.kept_regs.push_back(b.payload_reg);
+        it = c.kept_regs.end() - 1;
+      }
+      b.payload_reg = uint32_t(it - c.kept_regs.begin());
+    }
   if (r.guard) c.guard = *r.guard;
   c.source = &r;
   return c;
@@ -229,7 +240,8 @@ RunReport Runner::run() {
         if (tr)
           tr->event("apply").str("rule", r.name).str("loc", r.location).num("class", m.classes[j])
               .num("result", g_.find(rhs_id)).boolean("changed", changed);
-        if (opts_.limits.node_limit >= 0 && int64_t(g_.num_nodes()) >= opts_.limits.node_limit) {
+        if (opts_.limits.node_limit_exact && opts_.limits.node_limit >= 0 &&
+            int64_t(g_.num_nodes()) >= opts_.limits.node_limit) {
           rep.stop = StopReason::node_limit;
           stopped = true;
           break;

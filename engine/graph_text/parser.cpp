@@ -364,6 +364,10 @@ class Resolver {
       error(span(s.head), "E-graph-type", "'" + s.name.text + "': " + err);
       return;
     }
+    if (too_large(t->shape)) {
+      error(span(s.head), "E-graph-type", "'" + s.name.text + "' is too large (at most 2^40 elements)");
+      return;
+    }
     if (s.type && !(s.type->type == *t)) {
       error(span(*s.type), "E-graph-type",
             "'" + s.name.text + "' is annotated " + to_string(s.type->type) + " but " + describe(n) + " gives " +

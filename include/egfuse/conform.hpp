@@ -57,3 +57,21 @@ CaseResult run_case(const std::string& path, const RunConfig& cfg);
 std::string junit_xml(const std::vector<CaseResult>& results);
 
 }  // namespace egfuse::conform
+
+namespace egfuse::conform {
+
+// Rule soundness (`egfuse conform --check-rules`): both sides of every rule are
+// evaluated on random inputs of random legal shapes through the interpreter
+// (tensor rules) or a scalar evaluator (rules over declared arithmetic and
+// logic ops); a rule whose sides disagree is reported with the counterexample.
+struct SoundnessConfig {
+  int samples = 8;
+  uint64_t seed = 1;
+};
+struct SoundnessReport {
+  size_t checked = 0, unsound = 0, skipped = 0, errors = 0;
+  std::string text;  // one line per rule, then a summary line
+};
+SoundnessReport check_rule_soundness(const std::vector<std::string>& rule_files, const SoundnessConfig& cfg);
+
+}  // namespace egfuse::conform

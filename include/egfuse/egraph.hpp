@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -182,6 +183,7 @@ class EGraph {
   // ---- inspection (valid after rebuild())
   size_t num_nodes() const { return memo_count_; }  // distinct canonical e-nodes
   size_t num_classes() const { return live_classes_; }
+  size_t num_listed_nodes() const;  // sum of class node lists (egg's total_number_of_nodes)
   size_t num_ids() const { return uf_.size(); }
   NodeRef node(Id n) const {
     const NodeRec& r = nodes_[n];
@@ -273,7 +275,7 @@ class EGraph {
   std::vector<Id> children_;        // arena; canonicalized in place by rebuild
   std::vector<Id> uf_;              // per id
   std::vector<uint32_t> slot_of_;   // per id: class slot (valid for roots)
-  std::vector<EClass> classes_;
+  std::deque<EClass> classes_;  // deque: growing never moves the classes
   std::vector<uint32_t> free_slots_;
   size_t live_classes_ = 0;
   struct MemoSlot {

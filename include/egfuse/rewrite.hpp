@@ -163,6 +163,7 @@ struct CompiledRule {
   std::vector<VarInfo> vars;
   CompiledPattern lhs;
   std::vector<CompiledPattern::Build> rhs, lhs_build;
+  std::vector<uint32_t> kept_regs;  // registers the right side (or explanations) read: payloads
   std::optional<rules::Guard> guard;
   const rules::Rule* source = nullptr;  // may be null (rules built in code)
 };
@@ -185,7 +186,7 @@ struct RuleMatches {
   uint32_t stride = 0, reg_stride = 0;
   size_t size() const { return classes.size(); }
   std::span<const Id> subst(size_t i) const { return {substs.data() + i * stride, stride}; }
-  std::span<const Id> reg(size_t i) const { return {regs.data() + i * reg_stride, reg_stride}; }
+  std::span<const Id> reg(size_t i) const { return {regs.data() + i * reg_stride, reg_stride}; }  // kept_regs order
 };
 // Searches every candidate class; stops after `limit` matches.
 RuleMatches search(const EGraph& g, const CompiledRule& r, size_t limit = ~size_t(0));
@@ -198,6 +199,10 @@ struct RunLimits {
   int64_t iter_limit = 30;
   int64_t node_limit = 10000;
   double time_limit_s = 5.0;
+  // true: stop applying as soon as the node limit is reached (the e-graph ends
+  // within one right-hand side of it); false: egg's behaviour, checked between
+  // iterations only.
+  bool node_limit_exact = true;
 };
 
 enum class SchedulerKind : uint8_t { simple, backoff };

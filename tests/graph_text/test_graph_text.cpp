@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "egfuse/graph_text.hpp"
+#include "egfuse/rule_ast.hpp"
 #include "egfuse/templates.hpp"
 #include "tests/graph_text/test_registry.hpp"
 
@@ -85,6 +86,22 @@ TEST_CASE("every example round-trips byte for byte and verifies") {
     REQUIRE(again);
     CHECK(print_graph(*again) == printed);
     CHECK(again->size() == g->size());
+  }
+}
+
+TEST_CASE("examples use the template kinds the standard rules declare") {
+  TemplateRegistry reg = TemplateRegistry::builtin();
+  Diagnostics d;
+  rules::RuleSet set = rules::load_rules(rules::standard_rule_files(), d);
+  set.register_templates(reg, d);
+  INFO(d.render());
+  REQUIRE_FALSE(d.has_errors());
+  for (auto& p : files_in(source_root() / "examples", ".graph")) {
+    INFO(p.string());
+    auto g = load_graph(p.string(), reg, d);
+    INFO(d.render());
+    REQUIRE(g);
+    CHECK(verify(*g, reg, d));
   }
 }
 
