@@ -9,7 +9,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "egfuse/backend.hpp"
 #include "egfuse/fusion.hpp"
+#include "egfuse/import.hpp"
 #include "egfuse/interp.hpp"
 #include "egfuse/plan.hpp"
 #include "egfuse/rule_ast.hpp"
@@ -24,7 +26,7 @@ struct CompileCliOptions {
   std::string graph;
   std::vector<std::string> rules;
   bool no_multi_output = false, json = false, check = false, unfused = false;
-  std::string trace;
+  std::string trace, emit, out_dir;
 };
 
 // The fusion rules: the standard library plus the user's files.
@@ -67,7 +69,15 @@ int run(const CompileCliOptions& o) {
   TemplateRegistry reg = load_registry(o.rules, diags);
   if (diags.has_errors()) return report(diags, o.json);
   auto parse_start = std::chrono::steady_clock::now();
-  auto g = load_graph_file(o.graph, reg, diags, true);
+  std::optional<Graph> g;
+  if (is_pt2_path(o.graph)) {
+    ImportedProgram prog = import_pt2(o.graph, reg, diags);
+    if (diags.has_errors()) return report(diags, o.json);
+    g = std::move(prog.graph);
+    if (!verify(*g, reg, diags)) return report(diags, o.json);
+  } else {
+    g = load_graph_file(o.graph, reg, diags, true);
+  }
   if (!g) return report(diags, o.json);
   double parse_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - parse_start).count();
   rules::RuleSet rs = load_fusion_rules(o.rules, diags);
@@ -87,6 +97,17 @@ int run(const CompileCliOptions& o) {
   r.stats.times.parse_ms = parse_ms;
   trace.reset();
   const Plan& plan = o.unfused ? r.unfused : r.plan;
+
+  if (!o.emit.empty()) {
+    // ptx -> the CUDA backend, spirv -> the Vulkan backend; code only, nothing runs.
+    auto be = make_backend(o.emit == "ptx" ? "cuda" : "vulkan");
+    std::filesystem::create_directories(o.out_dir);
+    for (auto& f : be->emit(plan, reg, false)) {
+      std::ofstream out(std::filesystem::path(o.out_dir) / f.name, std::ios::binary);
+      out << f.contents;
+      if (!out) throw Error(o.out_dir + "/" + f.name + ": cannot write");
+    }
+  }
 
   bool numerics_ok = true;
   std::ostringstream check_text;
@@ -109,7 +130,7 @@ int run(const CompileCliOptions& o) {
 EGFUSE_COMMAND(compile, "compile", "Fuse a graph into a kernel plan with the standard rules and print it",
                [](CLI::App& sub) -> std::function<int()> {
                  auto o = std::make_shared<CompileCliOptions>();
-                 sub.add_option("graph", o->graph, "Graph file (.graph)")->required()->check(CLI::ExistingFile);
+                 sub.add_option("graph", o->graph, "Graph file (.graph) or torch.export archive (.pt2)")->required()->check(CLI::ExistingFile);
                  add_rules_option(sub, o->rules);
                  sub.add_flag("--no-multi-output", o->no_multi_output,
                               "Never store a template's raw result next to a fused epilogue");
@@ -117,6 +138,10 @@ EGFUSE_COMMAND(compile, "compile", "Fuse a graph into a kernel plan with the sta
                  sub.add_flag("--check", o->check, "Run plan and graph on random inputs in the interpreter and compare");
                  sub.add_flag("--unfused", o->unfused, "Print the unfused plan (one kernel per node) instead");
                  sub.add_option("--trace", o->trace, "Write fusion events (JSON lines) to FILE");
+                 auto* emit = sub.add_option("--emit", o->emit, "Write the plan's kernels as ptx or spirv (with -o DIR)")
+                                  ->check(CLI::IsMember({"ptx", "spirv"}));
+                 sub.add_option("-o,--out", o->out_dir, "Directory for --emit")->needs(emit);
+                 emit->needs(sub.get_option("--out"));
                  return [o] { return run(*o); };
                });
 
