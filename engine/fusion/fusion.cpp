@@ -7,6 +7,7 @@
 
 #include "egfuse/fusion.hpp"
 #include "egfuse/plan.hpp"
+#include "egfuse/trace.hpp"
 #include "engine/fusion/fusion_detail.hpp"
 
 namespace egfuse {
@@ -50,10 +51,31 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
   Graph work = fusion_detail::clone_views_per_user(g, origin);
   r.stats.times.encode_ms = ms_since(t0);
 
+  // The rules decide which reads may be fused: saturate the terms with them.
+  double encode_ms = 0;
+  auto sat = fusion_detail::saturate(work, rules, reg, opts.schedule, opts.trace, encode_ms);
+  r.stats.times.encode_ms += encode_ms;
+  r.stats.times.saturate_ms = sat.saturate_ms;
+  r.stats.egraph_nodes = sat.nodes;
+  r.stats.egraph_classes = sat.classes;
+  r.stats.iterations = sat.iterations;
+  r.stats.stop_reason = sat.stop_reason;
+
   auto t1 = Clock::now();
-  auto part = fusion_detail::partition(work, reg, fam, opts.multi_output);
+  fusion_detail::ChoiceSink choice;
+  if (opts.trace)
+    choice = [&](NodeId consumer, NodeId producer, fusion_detail::Family f, bool fused, const char* why) {
+      auto e = opts.trace->event("extraction-choice");
+      e.str("consumer", work[consumer].name)
+          .str("producer", work[producer].name)
+          .str("family", fusion_detail::family_name(f))
+          .boolean("fused", fused);
+      if (!fused) e.str("why", why);
+    };
+  auto part = fusion_detail::partition(
+      work, reg, fam, opts.multi_output, [&](NodeId n, size_t slot) { return sat.read_fusable(work, n, slot); },
+      choice);
   r.stats.times.extract_ms = ms_since(t1);
-  r.stats.stop_reason = "greedy";
 
   auto t2 = Clock::now();
   std::map<std::string, size_t> uses;
@@ -64,6 +86,23 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
     }
   r.plan = plan_detail::build_plan(work, reg, std::move(part.groups));
   r.stats.times.plan_ms = ms_since(t2);
+
+  if (opts.trace) {
+    // What extraction made of the rules' alternatives: one event per kernel.
+    for (size_t i = 0; i < r.plan.kernels.size(); ++i) {
+      auto& k = r.plan.kernels[i];
+      std::string nodes = "[", rl = "[";
+      for (auto& n : k.nodes) nodes += (nodes.size() > 1 ? "," : "") + eg::json_quote(n);
+      for (auto& x : k.rules) rl += (rl.size() > 1 ? "," : "") + eg::json_quote(x);
+      opts.trace->event("kernel-formed")
+          .str("kernel", k.name)
+          .num("index", int64_t(i))
+          .str("kind", kernel_kind_name(k.kind))
+          .raw("nodes", nodes + "]")
+          .raw("rules", rl + "]")
+          .real("cost", k.cost);
+    }
+  }
 
   auto t3 = Clock::now();
   r.ok = true;
@@ -98,7 +137,7 @@ std::string compile_report_text(const CompileResult& r) {
   o << "  bytes moved: " << s.bytes_before << " -> " << s.bytes_after << "\n";
   o << "  e-graph: " << s.egraph_nodes << " nodes, " << s.egraph_classes << " classes, " << s.iterations
     << " iterations, stopped: " << s.stop_reason << "\n";
-  o << "  time (ms): encode " << ms(s.times.encode_ms) << ", saturate " << ms(s.times.saturate_ms) << ", extract "
+  o << "  time (ms): parse " << ms(s.times.parse_ms) << ", encode " << ms(s.times.encode_ms) << ", saturate " << ms(s.times.saturate_ms) << ", extract "
     << ms(s.times.extract_ms) << ", plan " << ms(s.times.plan_ms) << ", validate " << ms(s.times.validate_ms)
     << ", total " << ms(s.times.total_ms()) << "\n";
   if (!s.rule_uses.empty()) {
@@ -112,11 +151,10 @@ std::string compile_report_text(const CompileResult& r) {
 std::string compile_report_json(const CompileResult& r) {
   auto& s = r.stats;
   std::ostringstream o;
-  o << "{\"graph\":\"" << r.plan.graph_name << "\",\"kernels_before\":" << s.kernels_before
+  o << "{\"graph\":" << eg::json_quote(r.plan.graph_name) << ",\"kernels_before\":" << s.kernels_before
     << ",\"kernels_after\":" << s.kernels_after << ",\"bytes_before\":" << s.bytes_before
     << ",\"bytes_after\":" << s.bytes_after << ",\"egraph_nodes\":" << s.egraph_nodes
-    << ",\"egraph_classes\":" << s.egraph_classes << ",\"iterations\":" << s.iterations << ",\"stop_reason\":\""
-    << s.stop_reason << "\",\"valid\":" << (r.ok ? "true" : "false") << ",\"time_ms\":{\"encode\":" << ms(s.times.encode_ms)
+    << ",\"egraph_classes\":" << s.egraph_classes << ",\"iterations\":" << s.iterations << ",\"stop_reason\":" << eg::json_quote(s.stop_reason) << ",\"valid\":" << (r.ok ? "true" : "false") << ",\"time_ms\":{\"parse\":" << ms(s.times.parse_ms) << ",\"encode\":" << ms(s.times.encode_ms)
     << ",\"saturate\":" << ms(s.times.saturate_ms) << ",\"extract\":" << ms(s.times.extract_ms)
     << ",\"plan\":" << ms(s.times.plan_ms) << ",\"validate\":" << ms(s.times.validate_ms)
     << ",\"total\":" << ms(s.times.total_ms()) << "},\"rule_uses\":{";

@@ -83,7 +83,10 @@ struct Partition {
 // `fusable(n, slot)` (when given) says which reads the rules allow to fuse
 // (Saturation::read_fusable).
 using ReadFilter = std::function<bool(NodeId, size_t)>;
+// `choice(consumer, producer, family, fused, why)` hears every merge decision
+// of a producer into a consumer (why: "" when fused, else the reason).
+using ChoiceSink = std::function<void(NodeId, NodeId, Family, bool, const char*)>;
 Partition partition(const Graph& g, const TemplateRegistry& reg, const FamilySet& families, bool multi_output,
-                    const ReadFilter& fusable = {});
+                    const ReadFilter& fusable = {}, const ChoiceSink& choice = {});
 
 }  // namespace egfuse::fusion_detail

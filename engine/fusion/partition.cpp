@@ -79,8 +79,8 @@ enum class Heavy : uint8_t { none, template_, extern_, reduction };
 class Partitioner {
  public:
   Partitioner(const Graph& g, const TemplateRegistry& reg, const FamilySet& fam, bool multi_output,
-              const ReadFilter& fusable)
-      : g_(g), reg_(reg), fam_(fam), multi_output_(multi_output), fusable_(fusable), N_(g.size()) {
+              const ReadFilter& fusable, const ChoiceSink& choice)
+      : g_(g), reg_(reg), fam_(fam), multi_output_(multi_output), fusable_(fusable), choice_(choice), N_(g.size()) {
     users_ = g.users();
     version_.resize(N_);
     for (NodeId n = 0; n < N_; ++n) version_[n] = plan_detail::version_of(g, n);
@@ -213,16 +213,20 @@ class Partitioner {
   // Is S one codegen-able kernel? (S is marked.) The guards of the standard
   // fusion and mutation rules, applied to the whole candidate kernel.
   bool legal(const std::vector<NodeId>& s) {
+    auto refuse = [&](const char* why) {
+      why_ = why;
+      return false;
+    };
     std::vector<NodeId> heavy;
     for (NodeId n : s)
       if (heavy_kind(n) != Heavy::none) heavy.push_back(n);
-    if (heavy.size() > 1) return false;
+    if (heavy.size() > 1) return refuse("more than one template, extern or reduction");
     if (heavy.empty()) {
       // Pointwise kernel: every stored value has the same iteration space.
       int64_t numel = -1;
       for (NodeId n : s)
         if (!is_view(g_[n].op) && materialized_in_s(n)) {
-          if (numel >= 0 && g_[n].type.numel() != numel) return false;
+          if (numel >= 0 && g_[n].type.numel() != numel) return refuse("stored values of different iteration spaces");
           numel = g_[n].type.numel();
         }
       return true;
@@ -254,11 +258,11 @@ class Partitioner {
     for (NodeId n : sorted)
       if (n != h && !up.count(n) && !down.count(n)) others.push_back(n);
     for (NodeId n : others) {
-      if (kind == Heavy::extern_) return false;
-      if (!is_view(g_[n].op) && g_[n].op != Op::constant) return false;
+      if (kind == Heavy::extern_) return refuse("an extern kernel takes nothing but its epilogue");
+      if (!is_view(g_[n].op) && g_[n].op != Op::constant) return refuse("a computed value that is neither prologue nor epilogue");
       for (NodeId u : users_[n])
-        if (!in_s(u) || up.count(u) || u == h) return false;
-      if (is_output_.count(n)) return false;
+        if (!in_s(u) || up.count(u) || u == h) return refuse("a value that is neither prologue nor epilogue");
+      if (is_output_.count(n)) return refuse("a value that is neither prologue nor epilogue is stored");
     }
     // Mutation: in the writer's kernel only the writer reads the old version,
     // and nothing reads the new version before the writer has finished.
@@ -270,26 +274,26 @@ class Partitioner {
         if (vit != mutated_versions_of_.end() &&
             std::find(vit->second.begin(), vit->second.end(), version_[u]) != vit->second.end()) {
           bool own = n == h && std::find(muts.begin(), muts.end(), int64_t(i)) != muts.end();
-          if (!own) return false;
+          if (!own) return refuse("reads the old version of storage the kernel overwrites");
         }
       }
     }
     std::vector<NodeId> mos, epi;
     for (NodeId n : down) (g_[n].op == Op::mutation_output && g_[n].inputs[0] == h ? mos : epi).push_back(n);
     for (NodeId n : epi)
-      if (!light(n)) return false;
+      if (!light(n)) return refuse("a reduction, template or extern in an epilogue");
     for (NodeId n : up)
-      if (!light(n)) return false;
+      if (!light(n)) return refuse("a reduction, template or extern in a prologue");
     // Prologue nodes are computed at the loads: no epilogue may use them. A
     // template loads each element many times, so its prologue stores nothing;
     // a reduction visits each element of its input once, so its prologue may
     // store values of that iteration space (e.g. exp(x) of a softmax).
     for (NodeId n : up) {
       for (NodeId u : users_[n])
-        if (in_s(u) && u != h && !up.count(u)) return false;
+        if (in_s(u) && u != h && !up.count(u)) return refuse("a prologue value used by the epilogue");
       if (!materialized_in_s(n)) continue;
-      if (kind != Heavy::reduction || is_view(g_[n].op)) return false;
-      if (g_[n].type.numel() != g_[g_[h].inputs[0]].type.numel()) return false;
+      if (kind != Heavy::reduction || is_view(g_[n].op)) return refuse("a template prologue would store a value (templates reload their inputs)");
+      if (g_[n].type.numel() != g_[g_[h].inputs[0]].type.numel()) return refuse("a stored prologue value has another iteration space than the reduction");
     }
     // The epilogue reads h's result through one index map only: an epilogue
     // mixing h at two different indices (t + t.T) needs other tiles' values.
@@ -305,38 +309,38 @@ class Partitioner {
         for (NodeId i : x.inputs) {
           auto it = index_map.find(i);
           if (it == index_map.end()) continue;
-          if (seen && *seen != it->second) return false;
+          if (seen && *seen != it->second) return refuse("the epilogue reads the result at two different indices");
           seen = it->second;
         }
         index_map[n] = seen.value_or("");
       }
     }
     if (kind == Heavy::extern_) {
-      if (!up.empty()) return false;  // never fused into
+      if (!up.empty()) return refuse("nothing is fused into an extern kernel");  // never fused into
       if (epi.empty()) return true;
-      if (!fam_[extern_epilogue] || mos.size() != 1) return false;
+      if (!fam_[extern_epilogue] || mos.size() != 1) return refuse("an extern epilogue needs exactly one mutation output");
       NodeId mo = mos[0];
       NodeId target = g_[h].inputs[size_t(std::get<MutationOutputAttrs>(g_[mo].attrs).input)];
-      if (is_view(g_[target].op) || !g_[target].type.contiguous()) return false;  // same layout
+      if (is_view(g_[target].op) || !g_[target].type.contiguous()) return refuse("an extern epilogue needs the same contiguous layout");  // same layout
       for (NodeId u : users_[mo])
-        if (!in_s(u)) return false;  // no other users
+        if (!in_s(u)) return refuse("the mutation output has other users");  // no other users
       for (NodeId n : epi) {
-        if (g_[n].type.shape != g_[mo].type.shape) return false;
+        if (g_[n].type.shape != g_[mo].type.shape) return refuse("an extern epilogue has another shape");
         for (NodeId i : g_[n].inputs)
-          if (i != mo && !down.count(i)) return false;  // a pointwise reader of only that buffer
+          if (i != mo && !down.count(i)) return refuse("an extern epilogue reads another buffer");  // a pointwise reader of only that buffer
       }
       return true;
     }
     if (kind == Heavy::template_) {
       const TemplateKind* k = reg_.find(std::get<TemplateAttrs>(g_[h].attrs).kind);
-      if (!k) return false;
+      if (!k) return refuse("unknown template kind");
       auto allowed = k->prologue_inputs();
       int64_t prologue_reads = 0, prologue_values = 0;
       for (size_t i = 0; i < g_[h].inputs.size(); ++i) {
         NodeId in = g_[h].inputs[i];
         if (!in_s(in)) continue;
-        if (!fam_[template_prologue]) return false;
-        if (std::find(allowed.begin(), allowed.end(), int64_t(i)) == allowed.end()) return false;
+        if (!fam_[template_prologue]) return refuse("template prologue rules are off");
+        if (std::find(allowed.begin(), allowed.end(), int64_t(i)) == allowed.end()) return refuse("the input does not allow a prologue");
         prologue_values += bytes_of(in);
       }
       // Prologues may not read more than they hand the template (upcasts, not downcasts).
@@ -344,26 +348,26 @@ class Partitioner {
       for (NodeId n : up)
         for (NodeId i : g_[n].inputs)
           if (!in_s(i) && ext.insert(i).second) prologue_reads += bytes_of(i);
-      if (prologue_reads > prologue_values) return false;
+      if (prologue_reads > prologue_values) return refuse("the prologue reads more bytes than it hands the template");
       if (!epi.empty()) {
-        if (!k->epilogue || !fam_[template_epilogue]) return false;
+        if (!k->epilogue || !fam_[template_epilogue]) return refuse("the kind takes no epilogue");
         for (NodeId n : epi) {
-          if (g_[n].type.numel() != g_[h].type.numel()) return false;
+          if (g_[n].type.numel() != g_[h].type.numel()) return refuse("an epilogue with another iteration space");
           for (NodeId i : g_[n].inputs)
-            if (std::find(mos.begin(), mos.end(), i) != mos.end()) return false;  // new version inside the writer
+            if (std::find(mos.begin(), mos.end(), i) != mos.end()) return refuse("the epilogue reads the template's mutation output");  // new version inside the writer
         }
         int stored = materialized_in_s(h) ? 1 : 0;
         for (NodeId n : epi)
           if (!is_view(g_[n].op) && materialized_in_s(n)) stored++;
-        if (stored > 1 && (!multi_output_ || !fam_[multi_output_epilogue])) return false;
+        if (stored > 1 && (!multi_output_ || !fam_[multi_output_epilogue])) return refuse("the raw result and the epilogue would both be stored (multi-output epilogues are off)");
       }
       return true;
     }
     // Reduction.
-    if (!up.empty() && !fam_[reduction_prologue]) return false;
+    if (!up.empty() && !fam_[reduction_prologue]) return refuse("reduction prologue rules are off");
     for (NodeId n : epi) {
-      if (!fam_[reduction_epilogue]) return false;
-      if (g_[n].type.numel() != g_[h].type.numel()) return false;  // iteration space
+      if (!fam_[reduction_epilogue]) return refuse("reduction epilogue rules are off");
+      if (g_[n].type.numel() != g_[h].type.numel()) return refuse("an epilogue with another iteration space than the reduction");  // iteration space
     }
     return true;
   }
@@ -452,10 +456,18 @@ class Partitioner {
     separate += cost(members_[size_t(c)]);
     mark(s);
     if (!legal(s)) return false;
-    if (cost(s) >= separate) return false;
+    double merged = cost(s);
+    if (merged >= separate) {
+      why_ = "the fused kernel would cost more";
+      return false;
+    }
     std::vector<int> all = parts;
     all.push_back(c);
-    if (creates_cycle(all)) return false;
+    if (creates_cycle(all)) {
+      why_ = "another kernel must run between them";
+      return false;
+    }
+    why_ = "";
     mark(s);
     auto& fc = families_[size_t(c)];
     auto add_family = [&](Family f) {
@@ -484,18 +496,25 @@ class Partitioner {
     return !m.empty() && std::all_of(m.begin(), m.end(), [&](NodeId n) { return is_view(g_[n].op); });
   }
 
-  Family family_for(int a, int c) const {
+  // The family of merging producer kernel a into kernel c at consumer node
+  // `at` (kNoNode: unknown).
+  Family family_for(int a, int c, NodeId at = kNoNode) const {
     auto heavy_of = [&](int gi) {
       for (NodeId n : members_[size_t(gi)])
-        if (heavy_kind(n) != Heavy::none) return heavy_kind(n);
-      return Heavy::none;
+        if (heavy_kind(n) != Heavy::none) return n;
+      return kNoNode;
     };
-    Heavy ha = heavy_of(a), hc = heavy_of(c);
-    if (ha == Heavy::template_) return template_epilogue;
-    if (ha == Heavy::extern_) return extern_epilogue;
-    if (ha == Heavy::reduction) return reduction_epilogue;
-    if (hc == Heavy::template_) return template_prologue;
-    if (hc == Heavy::reduction) return reduction_prologue;
+    NodeId ha = heavy_of(a), hc = heavy_of(c);
+    if (ha != kNoNode) {
+      if (heavy_kind(ha) == Heavy::template_) return template_epilogue;
+      if (heavy_kind(ha) == Heavy::extern_) return extern_epilogue;
+      return reduction_epilogue;
+    }
+    // An operand computed into c's epilogue (at after its template or reduction) is inlining.
+    if (hc != kNoNode && !(at != kNoNode && at > hc)) {
+      if (heavy_kind(hc) == Heavy::template_) return template_prologue;
+      if (heavy_kind(hc) == Heavy::reduction) return reduction_prologue;
+    }
     return pointwise_inline;
   }
 
@@ -518,7 +537,11 @@ class Partitioner {
         if (g_[c].op == Op::input || is_view(g_[c].op)) continue;
         for (NodeId u : g_[c].inputs) {
           int cg = group_of_[c];
-          if (!read_fusable(c, u)) continue;
+          if (!read_fusable(c, u)) {
+            if (choice_ && pass == 0) choice_(c, u, family_for(group_of_[u] < 0 ? cg : group_of_[u], cg, c), false,
+                                             "the rules keep this read materialized");
+            continue;
+          }
           std::vector<int> chain;
           NodeId src = u;
           while (g_[src].op != Op::input && is_view(g_[src].op) && view_only(group_of_[src]) && group_of_[src] != cg &&
@@ -528,24 +551,29 @@ class Partitioner {
           }
           if (is_view(g_[src].op) && g_[src].op != Op::input && view_only(group_of_[src]) && group_of_[src] != cg) {
             // A view whose own read the rules keep materialized: merge only the views so far.
-            if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg))) changed = true;
+            if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg, c))) changed = true;
             continue;
           }
           int a = g_[src].op == Op::input ? -1 : group_of_[src];
           if (a == cg && chain.empty()) continue;
           if (a >= 0 && a != cg) {
-            Family f = family_for(a, cg);
+            Family f = family_for(a, cg, c);
+            bool fused = false;
             if (fam_[f]) {
               std::vector<int> parts = chain;
               parts.push_back(a);
-              if (try_merge(parts, cg, f)) {
-                changed = true;
-                continue;
-              }
+              fused = try_merge(parts, cg, f);
+            } else {
+              why_ = "the family's rules are absent";
+            }
+            if (choice_) choice_(c, src, f, fused, why_);
+            if (fused) {
+              changed = true;
+              continue;
             }
           }
           // Views alone (e.g. a broadcast read inline instead of materialized).
-          if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg))) changed = true;
+          if (!chain.empty() && try_merge(chain, cg, family_for(chain.back(), cg, c))) changed = true;
         }
       }
       if (!changed) break;
@@ -587,6 +615,8 @@ class Partitioner {
   FamilySet fam_;
   bool multi_output_;
   const ReadFilter& fusable_;
+  const ChoiceSink& choice_;
+  const char* why_ = "";
   size_t N_;
   std::vector<std::vector<NodeId>> users_;
   std::vector<NodeId> version_;
@@ -607,8 +637,8 @@ class Partitioner {
 }  // namespace
 
 Partition partition(const Graph& g, const TemplateRegistry& reg, const FamilySet& families, bool multi_output,
-                    const ReadFilter& fusable) {
-  return Partitioner(g, reg, families, multi_output, fusable).run();
+                    const ReadFilter& fusable, const ChoiceSink& choice) {
+  return Partitioner(g, reg, families, multi_output, fusable, choice).run();
 }
 
 }  // namespace egfuse::fusion_detail

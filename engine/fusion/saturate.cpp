@@ -46,11 +46,15 @@ Saturation saturate(const Graph& g, const rules::RuleSet& rs, const TemplateRegi
     Op op = Op(o);
     if (op == Op::template_ || op == Op::extern_) continue;
     auto& info = e.op_info(e.op(op_name(op)));
-    info.pointwise = info.pointwise || (is_pointwise(op) && op != Op::constant);
+    info.pointwise = info.pointwise || is_pointwise(op);  // a constant is a scalar fill
     info.reduction = info.reduction || is_reduction(op);
     info.view = info.view || is_view(op);
-    if (op == Op::mutation_output || op == Op::input) info.storage_leaf = true;
+    // Storage versions matter only where something is written in place: only
+    // mutable inputs and mutation outputs define one, which keeps read sets
+    // (merged along every fused chain) small.
+    info.storage_leaf = op == Op::mutation_output;
   }
+  e.op_info(e.op("mutable_input")).storage_leaf = true;
   e.op_info(e.op("buf")).materialize = true;
   for (auto& name : reg.names()) {
     const TemplateKind* k = reg.find(name);
@@ -83,7 +87,7 @@ Saturation saturate(const Graph& g, const rules::RuleSet& rs, const TemplateRegi
     kids.clear();
     switch (x.op) {
       case Op::input:
-        op = e.op("input");
+        op = e.op(std::get<InputAttrs>(x.attrs).is_mutable ? "mutable_input" : "input");
         payload = e.attrs("{name=\"" + x.name + "\"}");
         break;
       case Op::constant:

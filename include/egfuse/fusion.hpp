@@ -26,8 +26,9 @@ struct CompileOptions {
 };
 
 struct StageTimes {
+  double parse_ms = 0;  // filled by the caller that parsed the graph (egfuse compile)
   double encode_ms = 0, saturate_ms = 0, extract_ms = 0, plan_ms = 0, validate_ms = 0;
-  double total_ms() const { return encode_ms + saturate_ms + extract_ms + plan_ms + validate_ms; }
+  double total_ms() const { return parse_ms + encode_ms + saturate_ms + extract_ms + plan_ms + validate_ms; }
 };
 
 struct CompileStats {

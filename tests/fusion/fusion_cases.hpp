@@ -16,16 +16,23 @@ using namespace egfuse;
 
 inline TensorType ty(Shape s, DType d = DType::f32) { return TensorType{d, std::move(s), {}, 0}; }
 
-// Rules named after the families (the engine enables a family per named rule).
+// The standard rules (ops, templates, fusion, mutation), without the rules of
+// the families in `except` (a rule belongs to the family its name starts with).
 inline rules::RuleSet family_rules(std::vector<std::string> except = {}) {
-  rules::RuleSet rs;
-  for (const char* n : {"pointwise-inline", "template-epilogue", "template-prologue", "reduction-prologue",
-                        "reduction-epilogue", "extern-epilogue"}) {
-    if (std::find(except.begin(), except.end(), n) != except.end()) continue;
-    rules::Rule r;
-    r.name = n;
-    rs.rules.push_back(r);
-  }
+  Diagnostics d;
+  std::vector<std::string> files;
+  for (auto& f : rules::standard_rule_files())
+    if (f.find("algebra") == std::string::npos) files.push_back(f);
+  rules::RuleSet rs = rules::load_rules(files, d);
+  INFO(d.render());
+  REQUIRE(!d.has_errors());
+  auto excluded = [&](const std::string& name) {
+    return std::any_of(except.begin(), except.end(), [&](const std::string& f) { return name.rfind(f, 0) == 0; });
+  };
+  rs.rules.erase(std::remove_if(rs.rules.begin(), rs.rules.end(), [&](auto& r) { return excluded(r.name); }),
+                 rs.rules.end());
+  for (auto& set : rs.rulesets)
+    set.rules.erase(std::remove_if(set.rules.begin(), set.rules.end(), excluded), set.rules.end());
   return rs;
 }
 

@@ -310,8 +310,26 @@ TEST_CASE("the standard rule library drives fusion and is named in the plan") {
   auto has = [&](const std::string& s) {
     return std::any_of(rules.begin(), rules.end(), [&](auto& x) { return x.find(s) != std::string::npos; });
   };
-  CHECK(has("template-epilogue @ "));
+  CHECK(has("template-epilogue-0 @ "));
   CHECK(has("fusion.rules:"));
-  CHECK(has("template-prologue @ "));
+  CHECK(has("template-prologue-0 @ "));
   CHECK(r.stats.rule_uses.size() >= 2);
+  CHECK(r.stats.egraph_nodes > g.size());  // the buf-free alternatives were added
+  CHECK(r.stats.stop_reason == "saturated");
+}
+
+TEST_CASE("without the pointwise rules a pointwise chain stays unfused") {
+  auto& reg = TemplateRegistry::builtin();
+  Graph g;
+  Builder b(g, reg);
+  auto x = b.input("x", ty({32, 64}));
+  auto e = op(b, Op::exp, {x}, "e");
+  auto y = op(b, Op::neg, {e}, "y");
+  b.output(y);
+  CHECK(compile(g, reg).plan.kernels.size() == 1);
+  CompileOptions o;
+  o.horizontal = false;
+  auto off = compile(g, reg, o, family_rules({"pointwise-inline"}));
+  CHECK(off.plan.kernels.size() == 2);
+  CHECK(off.stats.egraph_nodes > 0);
 }

@@ -3,15 +3,19 @@
 // stop reason, time per stage); --json prints both as one JSON object.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "egfuse/backend.hpp"
 #include "egfuse/fusion.hpp"
+#include "egfuse/import.hpp"
 #include "egfuse/interp.hpp"
 #include "egfuse/plan.hpp"
 #include "egfuse/rule_ast.hpp"
+#include "egfuse/trace.hpp"
 #include "tools/egfuse/command.hpp"
 #include "tools/egfuse/common.hpp"
 
@@ -22,7 +26,7 @@ struct CompileCliOptions {
   std::string graph;
   std::vector<std::string> rules;
   bool no_multi_output = false, json = false, check = false, unfused = false;
-  std::string trace;
+  std::string trace, emit, out_dir;
 };
 
 // The fusion rules: the standard library plus the user's files.
@@ -52,6 +56,11 @@ bool check_numerics(const Graph& g, const Plan& p, const TemplateRegistry& reg, 
     out << "check: " << name << (c.ok ? " ok" : " MISMATCH") << " (max abs " << c.max_abs << ")\n";
     ok = ok && c.ok;
   }
+  for (auto& [name, ref] : inputs) {  // inputs written in place
+    auto c = compare(plan_inputs.at(name), ref, tolerance_for(ref.type.dtype));
+    if (!c.ok) out << "check: mutated input " << name << " MISMATCH (max abs " << c.max_abs << ")\n";
+    ok = ok && c.ok;
+  }
   return ok;
 }
 
@@ -59,28 +68,44 @@ int run(const CompileCliOptions& o) {
   Diagnostics diags;
   TemplateRegistry reg = load_registry(o.rules, diags);
   if (diags.has_errors()) return report(diags, o.json);
-  auto g = load_graph_file(o.graph, reg, diags, true);
+  auto parse_start = std::chrono::steady_clock::now();
+  std::optional<Graph> g;
+  if (is_pt2_path(o.graph)) {
+    ImportedProgram prog = import_pt2(o.graph, reg, diags);
+    if (diags.has_errors()) return report(diags, o.json);
+    g = std::move(prog.graph);
+    if (!verify(*g, reg, diags)) return report(diags, o.json);
+  } else {
+    g = load_graph_file(o.graph, reg, diags, true);
+  }
   if (!g) return report(diags, o.json);
+  double parse_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - parse_start).count();
   rules::RuleSet rs = load_fusion_rules(o.rules, diags);
   if (diags.has_errors()) return report(diags, o.json);
 
   CompileOptions copts;
   copts.multi_output = !o.no_multi_output;
+  std::ofstream trace_file;
+  std::unique_ptr<eg::Trace> trace;
+  if (!o.trace.empty()) {
+    trace_file.open(o.trace);
+    if (!trace_file) throw Error(o.trace + ": cannot write the trace file");
+    trace = std::make_unique<eg::Trace>(trace_file);
+    copts.trace = trace.get();
+  }
   CompileResult r = compile_graph(*g, rs, reg, copts, diags);
+  r.stats.times.parse_ms = parse_ms;
+  trace.reset();
   const Plan& plan = o.unfused ? r.unfused : r.plan;
 
-  if (!o.trace.empty()) {
-    // One "kernel-formed" event per kernel, JSON lines (docs/fusion.md).
-    std::ofstream t(o.trace);
-    if (!t) throw Error(o.trace + ": cannot write the trace file");
-    for (size_t i = 0; i < r.plan.kernels.size(); ++i) {
-      auto& k = r.plan.kernels[i];
-      t << "{\"event\":\"kernel-formed\",\"kernel\":\"" << k.name << "\",\"index\":" << i << ",\"kind\":\""
-        << kernel_kind_name(k.kind) << "\",\"nodes\":[";
-      for (size_t j = 0; j < k.nodes.size(); ++j) t << (j ? "," : "") << "\"" << k.nodes[j] << "\"";
-      t << "],\"rules\":[";
-      for (size_t j = 0; j < k.rules.size(); ++j) t << (j ? "," : "") << "\"" << k.rules[j] << "\"";
-      t << "],\"cost\":" << k.cost << "}\n";
+  if (!o.emit.empty()) {
+    // ptx -> the CUDA backend, spirv -> the Vulkan backend; code only, nothing runs.
+    auto be = make_backend(o.emit == "ptx" ? "cuda" : "vulkan");
+    std::filesystem::create_directories(o.out_dir);
+    for (auto& f : be->emit(plan, reg, false)) {
+      std::ofstream out(std::filesystem::path(o.out_dir) / f.name, std::ios::binary);
+      out << f.contents;
+      if (!out) throw Error(o.out_dir + "/" + f.name + ": cannot write");
     }
   }
 
@@ -105,7 +130,7 @@ int run(const CompileCliOptions& o) {
 EGFUSE_COMMAND(compile, "compile", "Fuse a graph into a kernel plan with the standard rules and print it",
                [](CLI::App& sub) -> std::function<int()> {
                  auto o = std::make_shared<CompileCliOptions>();
-                 sub.add_option("graph", o->graph, "Graph file (.graph)")->required()->check(CLI::ExistingFile);
+                 sub.add_option("graph", o->graph, "Graph file (.graph) or torch.export archive (.pt2)")->required()->check(CLI::ExistingFile);
                  add_rules_option(sub, o->rules);
                  sub.add_flag("--no-multi-output", o->no_multi_output,
                               "Never store a template's raw result next to a fused epilogue");
@@ -113,6 +138,10 @@ EGFUSE_COMMAND(compile, "compile", "Fuse a graph into a kernel plan with the sta
                  sub.add_flag("--check", o->check, "Run plan and graph on random inputs in the interpreter and compare");
                  sub.add_flag("--unfused", o->unfused, "Print the unfused plan (one kernel per node) instead");
                  sub.add_option("--trace", o->trace, "Write fusion events (JSON lines) to FILE");
+                 auto* emit = sub.add_option("--emit", o->emit, "Write the plan's kernels as ptx or spirv (with -o DIR)")
+                                  ->check(CLI::IsMember({"ptx", "spirv"}));
+                 sub.add_option("-o,--out", o->out_dir, "Directory for --emit")->needs(emit);
+                 emit->needs(sub.get_option("--out"));
                  return [o] { return run(*o); };
                });
 
