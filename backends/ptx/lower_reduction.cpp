@@ -93,8 +93,18 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   int64_t rows = 1, inner = 1;
   for (auto d : kept_shape) rows *= d;
   for (auto d : red_shape) inner *= d;
-  for (auto& o : g.outputs)
-    if (g[o.node].type.numel() != rows)
+  // Outputs: one value per row (the reduction and its epilogue), or full-shape
+  // prologue values that do not need the reduction, stored as they stream by.
+  std::vector<size_t> elem_outputs;
+  std::vector<bool> is_elem(g.outputs.size(), false);
+  for (size_t o = 0; o < g.outputs.size(); ++o)
+    if (g[g.outputs[o].node].type.shape == S && g[g.outputs[o].node].type.numel() != rows &&
+        !depends_on(g, g.outputs[o].node, red)) {
+      elem_outputs.push_back(o);
+      is_elem[o] = true;
+    }
+  for (size_t oi = 0; oi < g.outputs.size(); ++oi)
+    if (auto& o = g.outputs[oi]; !is_elem[oi] && g[o.node].type.numel() != rows)
       throw Error("PTX: reduction kernel '" + kern.name + "' writes '" + o.name + "' of " +
                   shape_string(g[o.node].type.shape) + ", not one value per reduced row");
 
@@ -162,6 +172,12 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   std::string j = e.new_idx();
   k.ins(std::string(e.idx64() ? "mul.lo.u64 " : "mul.lo.u32 ") + j + ", " + lane + ", " + std::to_string(step_elems));
 
+  auto store_elems = [&](const Index& c) {
+    for (size_t o : elem_outputs) {
+      const TensorType& t = p.buffers[size_t(kern.writes[o])].type;
+      e.store(e.address(bound.writes[o], t, c), t.dtype, e.emit(g.outputs[o].node, c));
+    }
+  };
   // One evaluation of the prologue at reduced offset `jj`, folded into acc.
   auto element = [&](const std::string& jj) {
     auto state = e.save();
@@ -199,6 +215,7 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
         };
         Val v = e.convert(e.emit(X, c), acc_cls);
         accumulate(k, R.op, acc_cls, acc, v.reg);
+        store_elems(c);
       }
       e.override_fn = nullptr;
     } else {
@@ -208,6 +225,7 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
       for (int i = 0; i < rank; ++i) full[size_t(i)] = reduced[size_t(i)] ? rc[b++] : kept[a++];
       Val v = e.convert(e.emit(X, full), acc_cls);
       accumulate(k, R.op, acc_cls, acc, v.reg);
+      store_elems(full);
     }
     e.restore(std::move(state));
   };
@@ -285,6 +303,7 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
     return std::nullopt;
   };
   for (size_t o = 0; o < g.outputs.size(); ++o) {
+    if (is_elem[o]) continue;
     const Shape& os = g[g.outputs[o].node].type.shape;
     Index oc = e.delinearize(row, os);
     const TensorType& t = p.buffers[size_t(kern.writes[o])].type;
