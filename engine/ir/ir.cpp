@@ -116,18 +116,14 @@ bool is_reduction(Op op) { return op_class(op) == OpClass::reduce; }
 NodeId Graph::add(Node n) {
   if (n.name.empty()) n.name = fresh_name("v");
   NodeId id = NodeId(nodes.size());
-  auto it = std::lower_bound(index_.begin(), index_.end(), n.name,
-                             [](const auto& e, const std::string& k) { return e.first < k; });
-  if (it != index_.end() && it->first == n.name) throw Error("duplicate node name '" + n.name + "'");
-  index_.insert(it, {n.name, id});
+  if (!index_.emplace(n.name, id).second) throw Error("duplicate node name '" + n.name + "'");
   nodes.push_back(std::move(n));
   return id;
 }
 
 std::optional<NodeId> Graph::find(std::string_view name) const {
-  auto it = std::lower_bound(index_.begin(), index_.end(), name,
-                             [](const auto& e, std::string_view k) { return e.first < k; });
-  if (it != index_.end() && it->first == name) return it->second;
+  auto it = index_.find(std::string(name));
+  if (it != index_.end()) return it->second;
   return std::nullopt;
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -215,7 +216,7 @@ class Graph {
   std::vector<std::vector<NodeId>> users() const;
 
  private:
-  std::vector<std::pair<std::string, NodeId>> index_;  // sorted by name, for find()
+  std::unordered_map<std::string, NodeId> index_;  // name -> node, for find() (never iterated)
   uint32_t fresh_counter_ = 0;
 };
 
