@@ -85,8 +85,7 @@ int run_conform(const ConformArgs& a) {
 
 }  // namespace
 
-EGFUSE_COMMAND(conform, "conform", "Run rule conformance cases (*.case), or check rule soundness (--check-rules)",
-               [](CLI::App& sub) -> std::function<int()> {
+static std::function<int()> setup_conform(CLI::App& sub) {
                  auto a = std::make_shared<ConformArgs>();
                  sub.add_option("paths", a->paths, "case files or folders (searched recursively for *.case); with --check-rules: rule files")
                      ->required();
@@ -100,6 +99,8 @@ EGFUSE_COMMAND(conform, "conform", "Run rule conformance cases (*.case), or chec
                  sub.add_option("--samples", a->samples, "random instantiations per rule for --check-rules")->capture_default_str();
                  sub.add_option("--seed", a->seed, "random seed for --check-rules")->capture_default_str();
                  return [a] { return run_conform(*a); };
-               });
+               }
+
+EGFUSE_COMMAND(conform, "conform", "Run rule conformance cases (*.case), or check rule soundness (--check-rules)", setup_conform);
 
 }  // namespace egfuse::cli

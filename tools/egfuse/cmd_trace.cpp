@@ -33,8 +33,7 @@ int write_out(const TraceArgs& a, const std::string& text) {
 
 }  // namespace
 
-EGFUSE_COMMAND(trace, "trace", "Query and render a rewrite trace (egfuse compile --trace FILE)",
-               [](CLI::App& sub) -> std::function<int()> {
+static std::function<int()> setup_trace(CLI::App& sub) {
                  auto a = std::make_shared<TraceArgs>();
                  auto which = std::make_shared<std::string>();
                  sub.require_subcommand(1);
@@ -87,6 +86,8 @@ EGFUSE_COMMAND(trace, "trace", "Query and render a rewrite trace (egfuse compile
                    }
                    return 0;
                  };
-               });
+               }
+
+EGFUSE_COMMAND(trace, "trace", "Query and render a rewrite trace (egfuse compile --trace FILE)", setup_trace);
 
 }  // namespace egfuse::cli
