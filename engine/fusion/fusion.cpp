@@ -37,6 +37,17 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
   CompileResult r;
   auto t0 = Clock::now();
   r.unfused = plan_unfused(g, reg);
+  if (opts.trace) {
+    // The graph as compiled, so trace pictures and queries can name its nodes.
+    for (const Node& n : g.nodes) {
+      std::string op = n.op == Op::template_ ? std::get<TemplateAttrs>(n.attrs).kind
+                       : n.op == Op::extern_ ? "extern " + std::get<ExternAttrs>(n.attrs).kernel
+                                             : std::string(op_name(n.op));
+      std::string ins = "[";
+      for (NodeId i : n.inputs) ins += (ins.size() > 1 ? "," : "") + eg::json_quote(g[i].name);
+      opts.trace->event("graph-node").str("name", n.name).str("op", op).raw("inputs", ins + "]");
+    }
+  }
 
   auto by_family = family_rules(rules);
   fusion_detail::FamilySet fam;

@@ -118,6 +118,7 @@ Saturation saturate(const Graph& g, const rules::RuleSet& rs, const TemplateRegi
       }
     }
     im.class_of[n] = e.add(op, std::span<const eg::Id>(kids.data(), kids.size()), payload);
+    if (trace) trace->event("term").str("node", x.name).num("class", int64_t(im.class_of[n]));
     im.op_of[n] = op;
     im.payload_of[n] = payload;
     e.set_type(im.class_of[n], TensorType{x.type.dtype, x.type.shape, {}, 0});

@@ -86,6 +86,13 @@ std::string join(const std::vector<std::string>& xs, const char* sep = ", ") {
   return out;
 }
 
+// RULE names a rule, or the stem of a numbered family (template-prologue: template-prologue-0, -1, ...).
+bool rule_in_family(const std::string& rule, const std::string& want) {
+  if (rule == want) return true;
+  if (rule.size() <= want.size() + 1 || rule.compare(0, want.size(), want) != 0 || rule[want.size()] != '-') return false;
+  return rule.find_first_not_of("0123456789", want.size() + 1) == std::string::npos;
+}
+
 bool node_known(const TraceFile& t, const std::string& node) {
   for (auto& e : t.events()) {
     if (e.kind == "term" && t.str(e, "node") == node) return true;
@@ -222,14 +229,16 @@ std::string why_not(const TraceFile& t, const std::string& rule, const std::stri
   std::vector<std::string> failures;
   std::string loc;
   for (auto& e : t.events()) {
-    if ((e.kind != "match" && e.kind != "guard_fail" && e.kind != "apply") || t.str(e, "rule") != rule) continue;
-    loc = t.str(e, "loc");
+    if (e.kind != "match" && e.kind != "guard_fail" && e.kind != "apply") continue;
+    std::string name = t.str(e, "rule");
+    if (!rule_in_family(name, rule)) continue;
+    if (loc.empty()) loc = t.str(e, "loc");
     if (!cls.count(t.num(e, "class"))) continue;
     if (e.kind == "match") ++matches;
     if (e.kind == "apply" && t.boolean(e, "changed")) ++applied;
     if (e.kind == "guard_fail")
-      failures.push_back("iteration " + std::to_string(e.iter) + ": guard " + t.str(e, "guard") + " failed; it saw " +
-                         t.str(e, "values"));
+      failures.push_back("iteration " + std::to_string(e.iter) + ": " + name + ": guard " + t.str(e, "guard") +
+                         " failed; it saw " + t.str(e, "values"));
   }
   os << "rule " << rule << (loc.empty() ? "" : " @ " + loc) << " at " << node << ":\n";
   if (loc.empty()) os << "  the rule never matched anywhere in this run (is it in the schedule's ruleset?)\n";

@@ -158,12 +158,12 @@ TEST_CASE("the standard library checks clean and is formatted", "[rules][stdlib]
   CHECK(rs.find_op("add")->primitive());
   REQUIRE(rs.find_ruleset("fusion"));
   CHECK(rs.find_ruleset("fusion")->rules.size() >= 4);
-  const Rule* epi = rs.find_rule("template-epilogue");
+  const Rule* epi = rs.find_rule("template-epilogue-0");
   REQUIRE(epi);
   CHECK(epi->ruleset == "fusion");
   CHECK_FALSE(epi->doc.empty());
   CHECK(epi->location().find("fusion.rules:") != std::string::npos);
-  CHECK(to_string(epi->lhs) == "?p(?xs..., buf(?t), ?ys...)");
+  CHECK(to_string(epi->lhs) == "?p(buf(?t), ?ys...)");
 }
 
 TEST_CASE("declared templates register, including mutating ones", "[rules][templates]") {

@@ -58,7 +58,9 @@ int run_conform(const ConformArgs& a) {
     switch (r.status) {
       case conform::CaseResult::Status::passed:
         ++passed;
-        std::cout << "PASS " << r.name << " (" << r.path << ")\n";
+        std::cout << "PASS " << r.name << " (" << r.path << ")";
+        if (!r.skip_reason.empty()) std::cout << " [not run: " << r.skip_reason << "]";
+        std::cout << "\n";
         break;
       case conform::CaseResult::Status::skipped:
         ++skipped;
