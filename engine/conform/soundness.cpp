@@ -327,6 +327,7 @@ SoundnessReport check_rule_soundness(const std::vector<std::string>& files, cons
             }
             for (auto& v : vs.varargs) {
               size_t n = rng() % 2;
+              inst.varargs[v];  // an empty variadic is a binding too
               for (size_t i = 0; i < n; ++i) inst.varargs[v].push_back(fresh_input(shapes[rng() % 2]));
             }
             for (auto& v : vs.ops) {
