@@ -12,6 +12,7 @@
 
 #include "egfuse/backend.hpp"
 #include "egfuse/fusion.hpp"
+#include "egfuse/import.hpp"
 #include "egfuse/interp.hpp"
 #include "egfuse/rule_ast.hpp"
 #include "tools/egfuse/command.hpp"
@@ -39,7 +40,19 @@ int run_command(const RunCliOptions& o) {
   Diagnostics diags;
   TemplateRegistry reg = load_registry(o.rules, diags);
   if (diags.has_errors()) return report(diags, o.json);
-  auto g = load_graph_file(o.graph, reg, diags, true);
+  // A torch.export archive is imported on the fly; its weights replace the random inputs.
+  std::optional<Graph> g;
+  std::map<std::string, Tensor> weights;
+  if (is_pt2_path(o.graph)) {
+    ImportedProgram prog = import_pt2(o.graph, reg, diags);
+    if (!diags.has_errors()) {
+      g = std::move(prog.graph);
+      weights = std::move(prog.weights);
+      verify(*g, reg, diags);
+    }
+  } else {
+    g = load_graph_file(o.graph, reg, diags, true);
+  }
   if (!g) return report(diags, o.json);
   std::vector<std::string> files;
   for (auto& f : rules::standard_rule_files())
@@ -67,6 +80,7 @@ int run_command(const RunCliOptions& o) {
   }
 
   auto inputs = random_inputs(*g, o.seed, reg);
+  for (auto& [name, w] : weights) inputs[name] = w;
   auto ref_inputs = inputs, dev_inputs = inputs;
   auto want = evaluate(*g, ref_inputs, reg);
   RunOptions ro;
