@@ -176,6 +176,8 @@ RunReport Runner::run() {
     for (size_t i = 0; i < rules_.size() && !stopped; ++i) {
       const CompiledRule& r = rules_[i];
       RuleStats& st = stats_[i];
+      const bool timed = tr && tr->options().timing;
+      auto rule_t0 = timed ? Clock::now() : Clock::time_point{};
       if (opts_.scheduler == SchedulerKind::backoff) {
         if (st.banned_until > iter) continue;
         size_t threshold = size_t(opts_.match_limit) << st.times_banned;
@@ -193,6 +195,10 @@ RunReport Runner::run() {
         found[i] = search(g_, r);
       }
       it.matches += found[i].size();
+      if (timed)  // per-rule search time, for `egfuse trace rules` (only when asked for)
+        tr->event("rule_search").str("rule", r.name).str("loc", r.location)
+            .num("matches", int64_t(found[i].size()))
+            .real("ms", std::chrono::duration<double, std::milli>(Clock::now() - rule_t0).count());
       if (limit_hit(start, rep.stop) && rep.stop == StopReason::time_limit) stopped = true;
     }
     it.search_ms = ms_since(t0);

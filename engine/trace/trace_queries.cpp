@@ -18,16 +18,20 @@ using Event = TraceFile::Event;
 struct RuleStats {
   std::string loc;
   int64_t matches = 0, applied = 0, noop = 0, guard_failures = 0, bans = 0;
+  double search_ms = 0;  // from rule_search events
   std::map<std::string, int64_t> by_guard;
 };
 
 std::map<std::string, RuleStats> rule_stats(const TraceFile& t) {
   std::map<std::string, RuleStats> out;
   for (auto& e : t.events()) {
-    if (e.kind != "match" && e.kind != "apply" && e.kind != "guard_fail" && e.kind != "ban") continue;
+    if (e.kind != "match" && e.kind != "apply" && e.kind != "guard_fail" && e.kind != "ban" &&
+        e.kind != "rule_search")
+      continue;
     auto& s = out[t.str(e, "rule")];
     if (s.loc.empty()) s.loc = t.str(e, "loc");
-    if (e.kind == "match") ++s.matches;
+    if (e.kind == "rule_search") s.search_ms += t.real(e, "ms");
+    else if (e.kind == "match") ++s.matches;
     else if (e.kind == "ban") ++s.bans;
     else if (e.kind == "guard_fail") {
       ++s.guard_failures;
@@ -141,7 +145,8 @@ std::string summary(const TraceFile& t) {
   os << "top rules by matches (applications, guard failures):\n";
   for (size_t i = 0; i < top.size() && i < 10; ++i)
     os << "  " << top[i].first << " @ " << top[i].second.loc << ": " << top[i].second.matches << " matches, "
-       << top[i].second.applied << " applied, " << top[i].second.guard_failures << " guard failures\n";
+       << top[i].second.applied << " applied, " << top[i].second.guard_failures << " guard failures, "
+       << top[i].second.search_ms << " ms searching\n";
   if (top.empty()) os << "  (no rule events)\n";
   if (kernels) os << "kernels formed: " << kernels << "\n";
   if (dropped) os << "warning: the trace was truncated; " << dropped << " events were dropped\n";
@@ -157,7 +162,8 @@ std::string rules_table(const TraceFile& t) {
   if (stats.empty()) return "no rule events in this trace\n";
   for (auto& [name, s] : stats) {
     os << name << " @ " << s.loc << "\n  matches " << s.matches << ", applied " << s.applied << " (" << s.noop
-       << " already equal), guard failures " << s.guard_failures << ", bans " << s.bans << "\n";
+       << " already equal), guard failures " << s.guard_failures << ", bans " << s.bans << ", search time "
+       << s.search_ms << " ms\n";
     for (auto& [g, n] : s.by_guard) os << "    guard " << g << " failed " << n << " times\n";
   }
   return os.str();
@@ -170,7 +176,7 @@ std::string rules_json(const TraceFile& t) {
   for (auto& [name, s] : rule_stats(t)) {
     os << (first ? "" : ",") << "{\"rule\":\"" << name << "\",\"loc\":\"" << s.loc << "\",\"matches\":" << s.matches
        << ",\"applied\":" << s.applied << ",\"noop\":" << s.noop << ",\"guard_failures\":" << s.guard_failures
-       << ",\"bans\":" << s.bans << ",\"by_guard\":{";
+       << ",\"bans\":" << s.bans << ",\"search_ms\":" << s.search_ms << ",\"by_guard\":{";
     bool f2 = true;
     for (auto& [g, n] : s.by_guard) {
       std::string esc;

@@ -17,6 +17,7 @@ struct TraceOptions {
   uint64_t max_bytes = 256ull << 20;
   uint64_t max_events = ~0ull;
   bool matches = true;  // record every match (the largest share of events)
+  bool timing = false;  // record per-rule search time (rule_search events); makes traces run-dependent
 };
 
 class Trace {

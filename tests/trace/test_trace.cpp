@@ -37,7 +37,7 @@ trace::TraceFile compile_trace(const std::string& example, const std::string& dr
   REQUIRE(g);
   std::ostringstream out;
   {
-    eg::Trace tr(out);
+    eg::Trace tr(out, eg::TraceOptions{.timing = true});
     CompileOptions opts;
     opts.trace = &tr;
     auto res = compile_graph(*g, rs, reg, opts, d);
@@ -60,6 +60,8 @@ TEST_CASE("summary and rules on the MLP example") {
   INFO(r);
   CHECK(has(r, "template-epilogue-0 @ "));
   CHECK(has(r, "fusion.rules:"));
+  CHECK(has(r, "search time "));
+  CHECK(has(s, " ms searching"));
   CHECK(has(trace::rules_json(t), "\"rule\":\"template-epilogue-0\""));
 }
 

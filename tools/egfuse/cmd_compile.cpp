@@ -90,7 +90,7 @@ int run(const CompileCliOptions& o) {
   if (!o.trace.empty()) {
     trace_file.open(o.trace);
     if (!trace_file) throw Error(o.trace + ": cannot write the trace file");
-    trace = std::make_unique<eg::Trace>(trace_file);
+    trace = std::make_unique<eg::Trace>(trace_file, eg::TraceOptions{.timing = true});
     copts.trace = trace.get();
   }
   CompileResult r = compile_graph(*g, rs, reg, copts, diags);

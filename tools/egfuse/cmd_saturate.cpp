@@ -53,7 +53,7 @@ std::function<int()> setup_saturate(CLI::App& sub) {
     if (!o->trace_file.empty()) {
       trace_out = std::make_unique<std::ofstream>(o->trace_file);
       if (!*trace_out) throw Error("cannot write " + o->trace_file);
-      trace = std::make_unique<eg::Trace>(*trace_out);
+      trace = std::make_unique<eg::Trace>(*trace_out, eg::TraceOptions{.timing = true});
       g.set_trace(trace.get());
     }
     eg::declare_ops(rs, g);
