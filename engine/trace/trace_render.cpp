@@ -100,6 +100,14 @@ std::string dot_egraph(const TraceFile& t, size_t max_nodes) {
     }
     if (e.kind == "extract") chosen.insert(t.num(e, "class"));
   }
+  // A compile trace records the plan as kernel-formed events: highlight the
+  // e-classes of the graph nodes its kernels compute (through `term` events).
+  std::set<std::string> planned;
+  for (auto& e : t.events())
+    if (e.kind == "kernel-formed")
+      for (auto& n : t.str_list(e, "nodes")) planned.insert(n);
+  for (auto& e : t.events())
+    if (e.kind == "term" && planned.count(t.str(e, "node"))) chosen.insert(t.num(e, "class"));
   std::map<int64_t, std::vector<std::pair<int64_t, std::string>>> by_class;
   for (auto& n : nodes) by_class[find(n.first)].push_back(n);
   std::set<int64_t> chosen_roots;

@@ -117,6 +117,7 @@ TEST_CASE("pictures have the kernels as clusters") {
   CHECK(has(plan, "subgraph cluster_k0"));
   CHECK(has(trace::dot_input_graph(t), "->"));
   CHECK(has(trace::dot_egraph(t), "cluster_c"));
+  CHECK(has(trace::dot_egraph(t), "color=red"));  // the classes the plan computes
 }
 
 TEST_CASE("broken traces are refused with the line") {
