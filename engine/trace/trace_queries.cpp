@@ -115,7 +115,6 @@ std::string summary(const TraceFile& t) {
   os << "trace " << t.path() << " (schema " << t.version() << "): " << t.events().size() << " events\n";
   std::vector<std::tuple<int64_t, int64_t, int64_t>> growth;
   std::string stop = "(no stop event)";
-  int64_t iterations = 0;
   std::map<std::string, int64_t> kinds;
   size_t kernels = 0;
   int64_t dropped = 0;
@@ -125,7 +124,6 @@ std::string summary(const TraceFile& t) {
     if (e.kind == "stop") {
       stop = t.str(e, "reason") + " after " + std::to_string(t.num(e, "iterations")) + " iterations, " +
              std::to_string(t.num(e, "nodes")) + " e-nodes, " + std::to_string(t.num(e, "classes")) + " e-classes";
-      iterations += t.num(e, "iterations", 0);
     }
     if (e.kind == "kernel-formed") ++kernels;
     if (e.kind == "truncated") dropped = t.num(e, "dropped", 0);
