@@ -24,9 +24,12 @@ if [ "${EGFUSE_SKIP_SANITIZE:-0}" != 1 ]; then
 import json, os, sys
 for t in json.load(sys.stdin):
     if set(t["suite"]) & {"egfuse:unit", "egfuse:fuzz", "unit", "fuzz"}:
-        rel = os.path.relpath(t["cmd"][0], os.path.abspath("build-san"))
-        if not rel.startswith(".."):
-            print(rel)' | sort -u)
+        for arg in t["cmd"]:  # the test program, and built programs it is given (fuzzers run by sh)
+            if arg.startswith("-") or " " in arg or "/" not in arg:
+                continue
+            rel = os.path.relpath(arg, os.path.abspath("build-san")) if os.path.isabs(arg) else arg
+            if not rel.startswith("..") and "/" in rel and not rel.endswith("corpus"):
+                print(rel)' | sort -u)
   if ninja -C build-san $targets >/tmp/egfuse-build-san.log 2>&1; then
     meson test -C build-san --no-rebuild --suite unit --suite fuzz --num-processes 2 --timeout-multiplier 4 \
       --print-errorlogs || status=1
