@@ -205,8 +205,13 @@ PtxKernel lower_gemm(const Plan& p, int ki, const TemplateRegistry& reg, const P
 
   // ---------------------------------------------------------------- tensor cores
   const std::string ety = dt == DType::bf16 ? "bf16" : "f16";
-  auto [a_ptr, a_t] = buffer_of(gp.a);
-  auto [b_ptr, b_t] = buffer_of(gp.b);
+  // plain variables, not structured bindings: lambdas below capture them (clang 14)
+  auto a_buf = buffer_of(gp.a);
+  auto b_buf = buffer_of(gp.b);
+  const auto& a_ptr = a_buf.first;
+  const auto& a_t = a_buf.second;
+  const auto& b_ptr = b_buf.first;
+  const auto& b_t = b_buf.second;
   bool a_fast = !a_ptr.empty() && fast_operand(g, gp.a, a_t, dt, gp.K);
   bool b_fast = !b_ptr.empty() && fast_operand(g, gp.b, b_t, dt, gp.N);
   out.launch.strategy = std::string("gemm/mma.sync.m16n8k16 128x128x32 s4 A:") + (a_fast ? "cp.async" : "ld+cvt") +

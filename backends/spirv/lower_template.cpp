@@ -89,7 +89,9 @@ void Lowering::lower_template() {
       }
       if (scatter_outputs.empty()) return;
       std::string row = to_int(value(idx_node, {si[0]}));
-      for (auto [j, in] : scatter_outputs) {
+      for (const auto& scatter : scatter_outputs) {  // no structured binding: a lambda captures j (clang 14)
+        const auto j = scatter.first;
+        const auto in = scatter.second;
         NodeId src = in == 0 ? scatters[0].second : scatters[1].second;
         int64_t rows = g[T.inputs[size_t(in)]].type.shape[0];
         std::string v = value(src, si);
