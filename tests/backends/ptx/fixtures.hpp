@@ -124,7 +124,7 @@ inline TensorType tt(DType dt, Shape s) { return TensorType{dt, std::move(s), {}
 inline double round_dt(DType dt, double v) {
   switch (dt) {
     case DType::f32: return double(float(v));
-    case DType::f16: return double(float(static_cast<_Float16>(float(v))));
+    case DType::f16: return double(f16_bits_to_f32(f32_to_f16_bits(float(v))));  // no _Float16 in clang 14 on x86
     case DType::bf16: {
       float f = float(v);
       uint32_t x;
