@@ -110,7 +110,9 @@ Driver* driver(std::string& why) {
   static Driver* d = nullptr;
   static std::string error;
   std::call_once(once, [] {
-    auto* x = new Driver;
+    // Lives for the whole process: the CUDA context must outlive every kernel handle.
+    static Driver storage;
+    auto* x = &storage;
     try {
       if (x->load()) d = x;
       else error = x->error;

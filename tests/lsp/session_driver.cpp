@@ -67,7 +67,9 @@ std::vector<json> parse_frames(const std::string& out) {
 std::string mismatch(const json& pattern, const json& actual, const std::string& path) {
   std::string where = path.empty() ? "message" : path;
   if (pattern.is_object() && pattern.size() == 1) {
-    auto& [k, v] = *pattern.items().begin();
+    // Copy out: items() and its iterator are temporaries.
+    const std::string k = pattern.begin().key();
+    const json& v = pattern.begin().value();
     if (k == "$any") return "";
     if (k == "$includes") {
       if (actual.is_string() && actual.get<std::string>().find(v.get<std::string>()) != std::string::npos) return "";
