@@ -54,6 +54,11 @@ class Lowering {
   void push_scope() { memo_.emplace_back(); }
   void pop_scope() { memo_.pop_back(); }
   bool depends_on(NodeId n, NodeId target) const;
+  // Epilogues: an override supplies `root`'s value at one index `ri` only (an
+  // accumulator). Returns the index of `out` whose element reads root at `ri`,
+  // inverting the views and broadcasts between them (reshape, permute, ...);
+  // fails when out does not read each element of root exactly once.
+  Index index_after(NodeId out, NodeId root, const Index& ri);
   [[noreturn]] void fail(const std::string& why) const;
 
   // ---- kernel drivers
@@ -78,6 +83,8 @@ class Lowering {
   std::string extern_value(NodeId n, const Index& idx);
   std::string binary(Op op, const std::string& a, const std::string& b);
   int add_binding(int buffer);
+  Index invert_step(NodeId n, size_t input, const Index& in_idx);
+  bool root_reads(NodeId n, NodeId root, std::vector<int64_t> idx, int64_t& at) const;
   std::vector<int> read_binding_, write_binding_;
   std::vector<NodeId> body_inputs_;
   std::vector<std::map<std::string, std::string>> memo_;

@@ -103,7 +103,7 @@ void Lowering::lower_reduction() {
     v = round(rn.type.dtype, v);
     overrides[red] = [v](const Index&) { return v; };
     for (size_t j : after) {
-      Index idx = unravel(o, g[g.outputs[j].node].type.shape);
+      Index idx = index_after(g.outputs[j].node, red, unravel(o, os));
       store(binding_of_output(j), idx, value(g.outputs[j].node, idx));
     }
     overrides.erase(red);

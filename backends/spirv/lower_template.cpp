@@ -194,8 +194,7 @@ void Lowering::lower_template() {
         overrides[tn] = [v](const Index&) { return v; };
         for (auto& [in, mo] : mut_out) overrides[mo] = [v](const Index&) { return v; };
         for (size_t j2 = 0; j2 < g.outputs.size(); ++j2) {
-          const Shape& os = g[g.outputs[j2].node].type.shape;
-          Index idx = os == T.type.shape ? oi : unravel(ravel(oi, T.type.shape), os);
+          Index idx = index_after(g.outputs[j2].node, tn, oi);
           store(binding_of_output(j2), idx, value(g.outputs[j2].node, idx));
         }
         overrides.clear();

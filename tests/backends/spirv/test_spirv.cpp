@@ -455,3 +455,70 @@ TEST_CASE("horizontally fused pointwise kernel with outputs of different sizes")
   check_close(r.outputs.at("sq"), sq, DType::f32);
   check_close(r.outputs.at("ay"), ay, DType::f32);
 }
+
+// Regression (issue #6, llama_tiny): an epilogue that permutes the template or
+// reduction result (q = permute(reshape(mm(x, w))) * cos in rotary
+// embeddings) was stored at the accumulator's linear position, i.e. with the
+// accumulator of another element. Compared with the interpreter on the graph.
+namespace {
+void check_against_interpreter(const Graph& g, std::map<std::string, Tensor> in) {
+  auto ref_in = in;
+  auto want = evaluate(g, ref_in, TemplateRegistry::builtin());
+  auto r = run(fused_plan(g, TemplateRegistry::builtin()), in);
+  for (auto& [name, ref] : want) {
+    Comparison c = compare(r.outputs.at(name), ref, tolerance_for(ref.type.dtype));
+    INFO(g.name << ": output " << name << " max abs " << c.max_abs << ", worst at " << c.worst_index);
+    CHECK(c.ok);
+  }
+}
+}  // namespace
+
+TEST_CASE("epilogues through a permute: mm (also storing its raw result) and reductions, long and short rows") {
+  for (DType d : {DType::f32, DType::f16}) {
+    CAPTURE(dtype_name(d));
+    Graph g;
+    g.name = "mm_permute";
+    Builder b(g, TemplateRegistry::builtin());
+    NodeId a = b.input("a", tt(d, {64, 48}));
+    NodeId w = b.input("w", tt(d, {48, 128}));
+    NodeId c = b.input("c", tt(d, {1, 1, 32, 64}));
+    NodeId t = b.templ("mm", {a, w});
+    NodeId q = b.permute(b.reshape(t, {2, 32, 2, 64}), {0, 2, 1, 3});  // [2, 2, 32, 64]
+    b.output(t, "t");
+    b.output(b.binary(Op::mul, q, c), "y");
+    check_against_interpreter(g, {{"a", make(d, {64, 48}, 81)}, {"w", make(d, {48, 128}, 82)}, {"c", make(d, {1, 1, 32, 64}, 83)}});
+  }
+  for (int64_t R : {int64_t(200), int64_t(7)}) {  // one workgroup per row; one invocation per row
+    CAPTURE(R);
+    Graph g;
+    g.name = "sum_permute";
+    Builder b(g, TemplateRegistry::builtin());
+    NodeId x = b.input("x", tt(DType::f32, {3, 5, R}));
+    NodeId c = b.input("c", tt(DType::f32, {5, 3}));
+    NodeId s = b.reduce(Op::sum, x, {2});
+    b.output(b.binary(Op::add, b.permute(s, {1, 0}), c), "y");
+    check_against_interpreter(g, {{"x", make(DType::f32, {3, 5, R}, 84)}, {"c", make(DType::f32, {5, 3}, 85)}});
+  }
+  {  // two paths from the accumulator that read it at one index: fine
+    Graph g;
+    g.name = "two_paths";
+    Builder b(g, TemplateRegistry::builtin());
+    NodeId a = b.input("a", tt(DType::f32, {16, 24}));
+    NodeId w = b.input("w", tt(DType::f32, {24, 16}));
+    NodeId t = b.templ("mm", {a, w});
+    NodeId r = b.reshape(b.permute(b.permute(t, {1, 0}), {1, 0}), {4, 4, 16});
+    b.output(b.binary(Op::add, b.reshape(t, {4, 4, 16}), b.unary(Op::relu, r)), "y");
+    check_against_interpreter(g, {{"a", make(DType::f32, {16, 24}, 86)}, {"w", make(DType::f32, {24, 16}, 87)}});
+  }
+  {  // reading the accumulator at two indices per element cannot be an epilogue: an error, not a wrong value
+    Graph g;
+    Builder b(g, TemplateRegistry::builtin());
+    NodeId a = b.input("a", tt(DType::f32, {16, 16}));
+    NodeId w = b.input("w", tt(DType::f32, {16, 16}));
+    NodeId t = b.templ("mm", {a, w});
+    b.output(b.binary(Op::add, t, b.permute(t, {1, 0})), "y");
+    CHECK_THROWS_WITH(lower_spirv_kernel(fused_plan(g, TemplateRegistry::builtin()), 0, TemplateRegistry::builtin(),
+                                         generic_spirv_limits()),
+                      Catch::Contains("more than one index"));
+  }
+}
