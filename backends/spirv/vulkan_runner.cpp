@@ -197,6 +197,8 @@ struct VulkanDevice {
   SpirvDeviceLimits lim;
   float timestamp_period = 1;
   bool timestamps = false;
+  uint32_t max_stage_storage_buffers = 0, max_set_storage_buffers = 0;
+  VkDeviceSize max_storage_range = 0;
 
   ~VulkanDevice() {
     if (dev) {
@@ -276,6 +278,9 @@ VulkanRunner::VulkanRunner(int device_index) : d_(std::make_unique<VulkanDevice>
   l.storage8 = f12.storageBuffer8BitAccess;
   l.is_cpu = pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   d.timestamp_period = pr.limits.timestampPeriod;
+  d.max_stage_storage_buffers = std::min(pr.limits.maxPerStageDescriptorStorageBuffers, pr.limits.maxPerStageResources);
+  d.max_set_storage_buffers = pr.limits.maxDescriptorSetStorageBuffers;
+  d.max_storage_range = pr.limits.maxStorageBufferRange;
 
   uint32_t nq = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(d.phys, &nq, nullptr);
@@ -373,6 +378,19 @@ RunResult VulkanRunner::run(const Plan& p, const std::vector<SpirvKernel>& kerne
     slot_offset.push_back(staging_bytes);
     staging_bytes += sz;
   }
+  // Device limits a plan must fit: exceeding them is undefined behaviour
+  // (lavapipe crashes), so each is an error naming the kernel or buffer.
+  for (auto& k : kernels)
+    if (k.bindings.size() > d.max_stage_storage_buffers || k.bindings.size() > d.max_set_storage_buffers)
+      throw Error("vulkan: kernel " + k.name + " binds " + std::to_string(k.bindings.size()) +
+                  " storage buffers but device '" + d.lim.device + "' allows " +
+                  std::to_string(std::min(d.max_stage_storage_buffers, d.max_set_storage_buffers)) +
+                  " per shader (maxPerStageDescriptorStorageBuffers)");
+  for (size_t b = 0; b < p.buffers.size(); ++b)
+    if (VkDeviceSize(extent_bytes(p.buffers[b].type)) > d.max_storage_range)
+      throw Error("vulkan: buffer '" + p.buffers[b].name + "' spans " + std::to_string(extent_bytes(p.buffers[b].type)) +
+                  " bytes but device '" + d.lim.device + "' binds at most " + std::to_string(d.max_storage_range) +
+                  " (maxStorageBufferRange)");
   auto make_buffer = [&](VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want,
                          VkMemoryPropertyFlags fallback) {
     VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};

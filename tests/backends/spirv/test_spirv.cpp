@@ -522,3 +522,31 @@ TEST_CASE("epilogues through a permute: mm (also storing its raw result) and red
                       Catch::Contains("more than one index"));
   }
 }
+
+// resnet18_slim's fused plan has a kernel reading 54 buffers; lavapipe allows
+// 32 storage buffers per shader and crashed. Past the device's limit the run is
+// an error naming the kernel and the limit; within it, the right value.
+TEST_CASE("a kernel binding more storage buffers than the device allows: an error or the right value, never a crash") {
+  Graph g;
+  g.name = "many_inputs";
+  Builder b(g, TemplateRegistry::builtin());
+  std::map<std::string, Tensor> in;
+  NodeId acc = kNoNode;
+  std::vector<double> want(8, 0.0);
+  for (int i = 0; i < 40; ++i) {
+    std::string name = "x" + std::to_string(i);
+    NodeId x = b.input(name, tt(DType::f32, {8}));
+    in[name] = make(DType::f32, {8}, uint64_t(100 + i));
+    for (size_t j = 0; j < 8; ++j) want[j] += in[name].data[j];
+    acc = acc == kNoNode ? x : b.binary(Op::add, acc, x);
+  }
+  b.output(acc, "y");
+  Plan p = fused_plan(g, TemplateRegistry::builtin());
+  try {
+    auto r = run(p, in);
+    check_close(r.outputs.at("y"), want, DType::f32);
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("k0_fused binds 41 storage buffers") &&
+                             Catch::Contains("maxPerStageDescriptorStorageBuffers"));
+  }
+}
