@@ -63,6 +63,7 @@ class Lowering {
 
   // ---- kernel drivers
   void lower_pointwise();   // lower_pointwise.cpp
+  bool lower_pointwise_vec4();  // false: the kernel does not qualify (scalar path)
   void lower_reduction();   // lower_reduction.cpp
   void lower_template();    // lower_template.cpp
   // Elementwise grid-stride loop over `numel` elements: body(linear index).
@@ -83,6 +84,11 @@ class Lowering {
   std::string extern_value(NodeId n, const Index& idx);
   std::string binary(Op op, const std::string& a, const std::string& b);
   int add_binding(int buffer);
+  bool vec4_ok(int binding, const Shape& iter) const;
+  std::vector<std::string> load_vec4(int binding, const Index& idx);
+  void store_vec4(int binding, const Index& idx, const std::vector<std::string>& v);
+  std::map<int, std::string> vec_var_;  // binding -> its vec4 view variable
+  bool vectorized_ = false;
   Index invert_step(NodeId n, size_t input, const Index& in_idx);
   bool root_reads(NodeId n, NodeId root, std::vector<int64_t> idx, int64_t& at) const;
   std::vector<int> read_binding_, write_binding_;

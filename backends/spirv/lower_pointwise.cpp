@@ -576,8 +576,149 @@ void Lowering::grid_stride(int64_t numel, uint32_t wg, const std::function<void(
   });
 }
 
+// ---------------------------------------------------------------- vectorized pointwise kernels
+// A kernel of pointwise ops only (no views: every input is read at the
+// broadcast of the output index) whose outputs share one shape with a
+// multiple of 4 elements per row: each invocation computes 4 contiguous
+// elements of a row. A buffer contiguous in the innermost dimension whose
+// element at the start of each group of 4 sits at a multiple of 4 (offset and
+// outer strides multiples of 4) is loaded / stored as one vec4 (f32, f16,
+// bf16, i32, bool); an input broadcast along the row is loaded once; any other
+// input is loaded per element. Arithmetic stays per element in f32.
+
+// Binding bi read or written at the broadcast of an index of shape `iter`
+// moves as a vec4 for each group of 4 along the row.
+bool Lowering::vec4_ok(int bi, const Shape& iter) const {
+  const TensorType& t = bindings[size_t(bi)].type;
+  if (t.dtype == DType::i64 || t.shape.empty() || t.shape.back() != iter.back()) return false;
+  auto st = t.effective_strides();
+  if (st.back() != 1 || t.offset % 4 != 0) return false;
+  for (size_t d = 0; d + 1 < t.shape.size(); ++d)
+    if (t.shape[d] != 1 && st[d] % 4 != 0) return false;
+  return true;
+}
+
+static int elem_bytes(DType d) { return d == DType::f32 || d == DType::i32 ? 4 : d == DType::boolean ? 1 : 2; }
+
+std::vector<std::string> Lowering::load_vec4(int bi, const Index& idx) {
+  const Binding& b = bindings[size_t(bi)];
+  std::string& var = vec_var_[bi];
+  std::string v4 = m.t_vec(b.elem, 4);
+  if (var.empty()) var = m.storage_buffer(bi, v4, 4 * elem_bytes(b.type.dtype));
+  std::string e = idiv(storage_index(b, idx), 4);
+  std::string raw = m.load(v4, m.ins(m.ptr("StorageBuffer", v4), "OpAccessChain " + var + " " + m.c_int(0) + " " + e));
+  std::string f = m.t_float(), u = m.t_uint();
+  std::string wide;  // a vector of 32-bit elements
+  switch (b.type.dtype) {
+    case DType::f16: wide = m.ins(m.t_vec(f, 4), "OpFConvert " + raw); break;
+    case DType::bf16:
+    case DType::boolean: wide = m.ins(m.t_vec(u, 4), "OpUConvert " + raw); break;
+    default: wide = raw; break;
+  }
+  std::vector<std::string> lanes;
+  for (int l = 0; l < 4; ++l) {
+    std::string x = m.ins(b.type.dtype == DType::f16 ? f : b.type.dtype == DType::f32 ? f
+                          : b.type.dtype == DType::i32 ? m.t_int() : u,
+                          "OpCompositeExtract " + wide + " " + std::to_string(l));
+    switch (b.type.dtype) {
+      case DType::bf16: x = m.ins(f, "OpBitcast " + m.ins(u, "OpShiftLeftLogical " + x + " " + m.c_uint(16))); break;
+      case DType::i32: x = m.ins(f, "OpConvertSToF " + x); break;
+      case DType::boolean: x = m.ins(f, "OpConvertUToF " + x); break;
+      default: break;
+    }
+    lanes.push_back(x);
+  }
+  return lanes;
+}
+
+void Lowering::store_vec4(int bi, const Index& idx, const std::vector<std::string>& v) {
+  const Binding& b = bindings[size_t(bi)];
+  std::string& var = vec_var_[bi];
+  std::string v4 = m.t_vec(b.elem, 4);
+  if (var.empty()) var = m.storage_buffer(bi, v4, 4 * elem_bytes(b.type.dtype));
+  std::string f = m.t_float(), u = m.t_uint();
+  std::vector<std::string> w;
+  for (auto& x : v) {
+    switch (b.type.dtype) {
+      case DType::bf16: {  // round to nearest even on the f32 bits, keep the high half
+        std::string bits = m.ins(u, "OpBitcast " + x);
+        std::string lsb = m.ins(u, "OpBitwiseAnd " + m.ins(u, "OpShiftRightLogical " + bits + " " + m.c_uint(16)) +
+                                       " " + m.c_uint(1));
+        std::string r = m.ins(u, "OpIAdd " + bits + " " + m.ins(u, "OpIAdd " + lsb + " " + m.c_uint(0x7fff)));
+        w.push_back(m.ins(u, "OpShiftRightLogical " + r + " " + m.c_uint(16)));
+        break;
+      }
+      case DType::i32: w.push_back(to_int(x)); break;
+      case DType::boolean: {
+        std::string nz = m.ins(m.t_bool(), "OpFUnordNotEqual " + x + " " + m.c_float(0));
+        w.push_back(m.ins(u, "OpSelect " + nz + " " + m.c_uint(1) + " " + m.c_uint(0)));
+        break;
+      }
+      default: w.push_back(x); break;
+    }
+  }
+  std::string lane_t = b.type.dtype == DType::f32 || b.type.dtype == DType::f16 ? f
+                       : b.type.dtype == DType::i32                             ? m.t_int()
+                                                                                : u;
+  std::string wide = m.ins(m.t_vec(lane_t, 4), "OpCompositeConstruct " + w[0] + " " + w[1] + " " + w[2] + " " + w[3]);
+  std::string raw = wide;
+  if (b.type.dtype == DType::f16) {
+    raw = m.ins(v4, "OpFConvert " + wide);
+    m.decorate("OpDecorate " + raw + " FPRoundingMode RTE");
+  } else if (b.type.dtype == DType::bf16 || b.type.dtype == DType::boolean) {
+    raw = m.ins(v4, "OpUConvert " + wide);
+  }
+  std::string e = idiv(storage_index(b, idx), 4);
+  m.store(m.ins(m.ptr("StorageBuffer", v4), "OpAccessChain " + var + " " + m.c_int(0) + " " + e), raw);
+}
+
+bool Lowering::lower_pointwise_vec4() {
+  for (auto& n : g.nodes) {
+    OpClass c = op_class(n.op);
+    if (c != OpClass::input && c != OpClass::constant && c != OpClass::unary && c != OpClass::binary &&
+        c != OpClass::ternary && c != OpClass::cast)
+      return false;
+  }
+  const Shape& S = g[g.outputs[0].node].type.shape;
+  if (S.empty() || S.back() % 4 != 0 || g[g.outputs[0].node].type.numel() < 4) return false;
+  for (size_t j = 0; j < g.outputs.size(); ++j)
+    if (g[g.outputs[j].node].type.shape != S || !vec4_ok(binding_of_output(j), S)) return false;
+  // Inputs moved as vec4 (lanes supplied by an override); the others are
+  // loaded per element (broadcast along the row: once, by the memo).
+  std::vector<std::pair<NodeId, int>> vec_inputs;
+  for (NodeId n : body_inputs_) {
+    int bi = binding_of_input(n);
+    if (vec4_ok(bi, S)) vec_inputs.push_back({n, bi});
+  }
+  vectorized_ = true;
+  uint32_t wg = std::min<uint32_t>(256, lim.max_invocations);
+  grid_stride(g[g.outputs[0].node].type.numel() / 4, wg, [&](const std::string& q) {
+    Index idx0 = unravel(imul(q, 4), S);
+    std::map<int, std::vector<std::string>> loaded;
+    int lane = 0;
+    for (const auto& vi : vec_inputs) {
+      int bi = vi.second;
+      overrides[vi.first] = [this, bi, &loaded, &lane, &idx0, &S](const Index&) {
+        auto& v = loaded[bi];
+        if (v.empty()) v = load_vec4(bi, broadcast_index(idx0, S, bindings[size_t(bi)].type.shape));
+        return v[size_t(lane)];
+      };
+    }
+    std::vector<std::vector<std::string>> vals(g.outputs.size());
+    for (lane = 0; lane < 4; ++lane) {
+      Index idx = idx0;
+      idx.back() = iadd(idx0.back(), m.c_int(lane));
+      for (size_t j = 0; j < g.outputs.size(); ++j) vals[j].push_back(value(g.outputs[j].node, idx));
+    }
+    for (const auto& vi : vec_inputs) overrides.erase(vi.first);
+    for (size_t j = 0; j < g.outputs.size(); ++j) store_vec4(binding_of_output(j), idx0, vals[j]);
+  });
+  return true;
+}
+
 void Lowering::lower_pointwise() {
   if (g.outputs.empty()) fail("kernel writes nothing");
+  if (lower_pointwise_vec4()) return;
   // Outputs of different sizes (horizontal fusion) share one grid over the
   // largest; the smaller ones are guarded.
   int64_t numel = 0;
@@ -618,6 +759,7 @@ SpirvKernel Lowering::run() {
   else if (has_reduce) lower_reduction();
   else lower_pointwise();
   out.assembly = m.finish(out.local);
+  if (vectorized_) out.assembly = "; egfuse: pointwise, 4 elements per invocation (vec4 loads and stores)\n" + out.assembly;
   out.binary = assemble_spirv(out.assembly, k.name);
   return out;
 }

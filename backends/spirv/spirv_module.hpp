@@ -30,6 +30,7 @@ class SpvModule {
   std::string t_u16() { return type("OpTypeInt 16 0"); }
   std::string t_u8() { return type("OpTypeInt 8 0"); }
   std::string t_uvec3() { return type("OpTypeVector " + t_uint() + " 3"); }
+  std::string t_vec(const std::string& elem, int n) { return type("OpTypeVector " + elem + " " + std::to_string(n)); }
   std::string ptr(const std::string& storage_class, const std::string& pointee) {
     return type("OpTypePointer " + storage_class + " " + pointee);
   }
