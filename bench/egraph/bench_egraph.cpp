@@ -85,7 +85,18 @@ double best_of(int n, const std::function<double()>& f) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bool quick = false;
+  std::string only;  // --only simple|backoff|memory|trace
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: bench_egraph [--quick] [--only simple|backoff|memory|trace]\n");
+      return 2;
+    }
+  }
+
   auto rules = egfuse::testing::egg_math_rules();
 
   // 1. grow to 100k e-nodes, simple scheduler
@@ -102,6 +113,7 @@ int main(int argc, char** argv) {
   for (auto& it : first.rep.iterations) search += it.search_ms, apply += it.apply_ms, rebuild += it.rebuild_ms;
   std::printf("  split: search %.1f ms, apply %.1f ms, rebuild %.1f ms\n", search, apply, rebuild);
 
+  if (only == "simple") return 0;
   // 2. 30 backoff iterations
   RunnerOptions backoff;
   backoff.scheduler = SchedulerKind::backoff;

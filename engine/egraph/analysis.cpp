@@ -178,10 +178,12 @@ void EGraph::modify(Id c) {
     }
     in_modify_ = false;
     c = find(c);
-    if (opts_.prune_folded) {
-      auto& ns = slot(c).nodes;
-      ns.erase(std::remove_if(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].arity != 0; }), ns.end());
-    }
+  }
+  if (opts_.prune_folded && slot(c).data.has_const()) {
+    // As egg's math example: after every union into a constant class, keep
+    // only its leaves, so the result does not depend on the order of unions.
+    auto& ns = slot(c).nodes;
+    ns.erase(std::remove_if(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].arity != 0; }), ns.end());
   }
   if (hooks_.modify) hooks_.modify(*this, c);
 }

@@ -243,7 +243,7 @@ void EGraph::memo_erase(Id n) {
 
 Id EGraph::new_id(Sym op, std::span<const Id> children, uint32_t payload) {
   Id id = Id(nodes_.size());
-  nodes_.push_back({op, payload, uint32_t(children_.size()), uint32_t(children.size())});
+  nodes_.push_back({op, payload, uint32_t(children_.size()), uint32_t(children.size()), 0});
   children_.insert(children_.end(), children.begin(), children.end());
   uf_.push_back(id);
   slot_of_.push_back(~0u);
@@ -427,17 +427,22 @@ size_t EGraph::rebuild() {
     while (!pending_.empty()) {
       Id n = pending_.back();
       pending_.pop_back();
-      memo_erase(n);
       NodeRec& r = nodes_[n];
+      if (r.dead) continue;  // its live twin is a parent of the same classes
+      memo_erase(n);
       for (uint32_t i = 0; i < r.arity; ++i) children_[r.child_off + i] = find_mut(children_[r.child_off + i]);
       NodeRef nd = node(n);
       uint64_t h = hash_node(nd.op, nd.payload, nd.children);
       Id m = memo_find(h, nd.op, nd.payload, nd.children);
       if (m == kNoId) {
         memo_insert(h, n);
-      } else if (find(m) != find(n)) {
-        merge(m, n, {Justification::congruence});
-        ++congruences;
+      } else {
+        // n is now a duplicate of m: it leaves the class lists (rebuild_classes).
+        nodes_[n].dead = 1;
+        if (find(m) != find(n)) {
+          merge(m, n, {Justification::congruence});
+          ++congruences;
+        }
       }
       dirty_.push_back(find(n));
     }
@@ -460,22 +465,6 @@ size_t EGraph::rebuild() {
   return congruences;
 }
 
-bool EGraph::node_less(Id a, Id b) const {
-  const NodeRec &x = nodes_[a], &y = nodes_[b];
-  if (x.op != y.op) return x.op < y.op;
-  if (x.payload != y.payload) return x.payload < y.payload;
-  if (x.arity != y.arity) return x.arity < y.arity;
-  return std::lexicographical_compare(children_.begin() + x.child_off, children_.begin() + x.child_off + x.arity,
-                                      children_.begin() + y.child_off, children_.begin() + y.child_off + y.arity);
-}
-
-bool EGraph::node_equal(Id a, Id b) const {
-  const NodeRec &x = nodes_[a], &y = nodes_[b];
-  return x.op == y.op && x.payload == y.payload && x.arity == y.arity &&
-         std::equal(children_.begin() + x.child_off, children_.begin() + x.child_off + x.arity,
-                    children_.begin() + y.child_off);
-}
-
 void EGraph::rebuild_classes() {
   std::sort(dirty_.begin(), dirty_.end());
   Id last = kNoId;
@@ -483,14 +472,15 @@ void EGraph::rebuild_classes() {
     Id c = find_mut(d);
     if (c == last) continue;
     last = c;
+    // Drop duplicates (dead nodes) and order by (op, id): one op's nodes form
+    // a contiguous range. The keys make the sort cheap (no node comparisons).
     EClass& cls = slot(c);
-    std::sort(cls.nodes.begin(), cls.nodes.end(), [&](Id a, Id b) {
-      if (node_less(a, b)) return true;
-      if (node_less(b, a)) return false;
-      return a < b;
-    });
-    cls.nodes.erase(std::unique(cls.nodes.begin(), cls.nodes.end(), [&](Id a, Id b) { return node_equal(a, b); }),
-                    cls.nodes.end());
+    sort_keys_.clear();
+    for (Id n : cls.nodes)
+      if (!nodes_[n].dead) sort_keys_.push_back(uint64_t(nodes_[n].op) << 32 | n);
+    if (!std::is_sorted(sort_keys_.begin(), sort_keys_.end())) std::sort(sort_keys_.begin(), sort_keys_.end());
+    cls.nodes.resize(sort_keys_.size());
+    for (size_t i = 0; i < sort_keys_.size(); ++i) cls.nodes[i] = Id(sort_keys_[i]);
     // Parents are not deduplicated (as in egg): a duplicate only costs one
     // more re-canonicalization, sorting them every rebuild costs more.
   }
@@ -568,7 +558,12 @@ std::string EGraph::check_invariants() const {
       Id m = memo_find(hash_node(nd.op, nd.payload, nd.children), nd.op, nd.payload, nd.children);
       if (m == kNoId) return "node " + std::to_string(n) + " missing from the hash-cons";
       if (find(m) != c) return "congruence broken: node " + std::to_string(n) + " in class " + std::to_string(c) + " equals node " + std::to_string(m) + " of class " + std::to_string(find(m));
-      if (i > 0 && node_equal(cls.nodes[i - 1], n)) return "duplicate node in class " + std::to_string(c);
+      if (m != n || nodes_[n].dead) return "duplicate node " + std::to_string(n) + " in class " + std::to_string(c);
+      if (i > 0) {
+        Id p = cls.nodes[i - 1];
+        if (nodes_[n].op < nodes_[p].op || (nodes_[n].op == nodes_[p].op && n < p))
+          return "class " + std::to_string(c) + " not ordered by (op, id)";
+      }
       ++listed;
     }
   }

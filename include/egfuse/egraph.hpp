@@ -193,7 +193,7 @@ class EGraph {
   // Canonical class ids in increasing order.
   std::vector<Id> classes() const;
   bool is_class(Id c) const { return uf_[c] == c; }
-  // Nodes of a class, sorted by (op, payload, children).
+  // Nodes of a class, ordered by (op, id), without duplicates.
   std::span<const Id> class_nodes(Id c) const;
   std::span<const Id> class_parents(Id c) const;
   // Nodes of class c with op `op` (a sub-range of class_nodes).
@@ -240,7 +240,8 @@ class EGraph {
     Sym op;
     uint32_t payload;
     uint32_t child_off;
-    uint32_t arity;
+    uint32_t arity : 31;
+    uint32_t dead : 1;  // a duplicate found by rebuild: out of the hash-cons and the class lists
   };
   struct EClass {
     std::vector<Id> nodes, parents;
@@ -262,8 +263,6 @@ class EGraph {
   void modify(Id c);
   void proof_union(Id a, Id b, Justification why);
   void rebuild_classes();
-  bool node_less(Id a, Id b) const;
-  bool node_equal(Id a, Id b) const;
 
   EGraphOptions opts_;
   SymbolTable ops_{"<num>"}, attrs_{""};
@@ -304,6 +303,7 @@ class EGraph {
 
   Trace* trace_ = nullptr;
   std::vector<Id> scratch_;
+  std::vector<uint64_t> sort_keys_;
   bool in_modify_ = false;
   friend class Explainer;
 };
