@@ -151,7 +151,8 @@ void EGraph::modify(Id c) {
     double value = d.constant;
     if (opts_.explanations) {
       // Justify with the folded node itself: op(literals) = literal.
-      for (Id n : std::vector<Id>(slot(c).nodes)) {
+      const IdList& cn = slot(c).nodes;
+      for (Id n : std::vector<Id>(cn.begin(), cn.end())) {
         NodeRef nd = node(n);
         const OpInfo* info = find_op_info(nd.op);
         if (!info || !info->fold || nd.children.empty()) continue;
@@ -182,8 +183,8 @@ void EGraph::modify(Id c) {
   if (opts_.prune_folded && slot(c).data.has_const()) {
     // As egg's math example: after every union into a constant class, keep
     // only its leaves, so the result does not depend on the order of unions.
-    auto& ns = slot(c).nodes;
-    ns.erase(std::remove_if(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].arity != 0; }), ns.end());
+    IdList& ns = slot(c).nodes;
+    ns.resize(size_t(std::remove_if(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].arity != 0; }) - ns.begin()));
   }
   if (hooks_.modify) hooks_.modify(*this, c);
 }

@@ -257,12 +257,13 @@ void EGraph::new_class(Id id) {
     s = free_slots_.back();
     free_slots_.pop_back();
   } else {
-    s = uint32_t(classes_.size());
-    classes_.emplace_back();
+    s = class_slots_++;
+    if ((s >> kChunkBits) >= class_chunks_.size()) class_chunks_.push_back(std::make_unique<EClass[]>(size_t(1) << kChunkBits));
   }
   slot_of_[id] = s;
-  EClass& c = classes_[s];
-  c.nodes.assign(1, id);
+  EClass& c = class_slot(s);
+  c.nodes.clear();
+  c.nodes.push_back(id);
   c.parents.clear();
   ++live_classes_;
   NodeRef nd = node(id);
@@ -280,12 +281,19 @@ void EGraph::new_class(Id id) {
 
 Id EGraph::add(Sym op, std::span<const Id> children, uint32_t payload) {
   if (opts_.explanations) return find(add_uncanonical(op, children, payload));
-  scratch_.clear();
-  for (Id c : children) scratch_.push_back(find_mut(c));
-  uint64_t h = hash_node(op, payload, scratch_);
-  Id m = memo_find(h, op, payload, scratch_);
+  Id small[8];
+  std::vector<Id> big;
+  Id* canon = small;
+  if (children.size() > 8) {
+    big.resize(children.size());
+    canon = big.data();
+  }
+  for (size_t i = 0; i < children.size(); ++i) canon[i] = find_mut(children[i]);
+  std::span<const Id> ch(canon, children.size());
+  uint64_t h = hash_node(op, payload, ch);
+  Id m = memo_find(h, op, payload, ch);
   if (m != kNoId) return find(m);
-  Id id = new_id(op, scratch_, payload);
+  Id id = new_id(op, ch, payload);
   memo_insert(h, id);
   new_class(id);
   return find(id);
@@ -403,17 +411,17 @@ bool EGraph::merge(Id a, Id b, Justification why) {
   uf_[rb] = ra;
   uint32_t sb = slot_of_[rb];
   EClass& A = slot(ra);
-  EClass& B = classes_[sb];
+  EClass& B = class_slot(sb);
   pending_.insert(pending_.end(), B.parents.begin(), B.parents.end());
   ClassData before_b = B.data;
   bool changed_a = merge_data(A.data, B.data);
   bool changed_b = !(A.data == before_b);
   if (changed_a) analysis_pending_.insert(analysis_pending_.end(), A.parents.begin(), A.parents.end());
   if (changed_b) analysis_pending_.insert(analysis_pending_.end(), B.parents.begin(), B.parents.end());
-  A.nodes.insert(A.nodes.end(), B.nodes.begin(), B.nodes.end());
-  A.parents.insert(A.parents.end(), B.parents.begin(), B.parents.end());
-  std::vector<Id>().swap(B.nodes);
-  std::vector<Id>().swap(B.parents);
+  A.nodes.append(B.nodes.data(), B.nodes.size());
+  A.parents.append(B.parents.data(), B.parents.size());
+  B.nodes.release();
+  B.parents.release();
   free_slots_.push_back(sb);
   --live_classes_;
   dirty_.push_back(ra);
@@ -519,11 +527,11 @@ std::span<const Id> EGraph::class_nodes(Id c) const { return slot(find(c)).nodes
 std::span<const Id> EGraph::class_parents(Id c) const { return slot(find(c)).parents; }
 
 std::span<const Id> EGraph::class_nodes_with_op(Id c, Sym op) const {
-  const auto& ns = slot(c).nodes;
-  auto lo = std::partition_point(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].op < op; });
-  auto hi = lo;
+  const IdList& ns = slot(c).nodes;
+  const Id* lo = std::partition_point(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].op < op; });
+  const Id* hi = lo;
   while (hi != ns.end() && nodes_[*hi].op == op) ++hi;
-  return std::span<const Id>(ns.data() + (lo - ns.begin()), size_t(hi - lo));
+  return std::span<const Id>(lo, size_t(hi - lo));
 }
 
 std::span<const Id> EGraph::classes_with_op(Sym op) const {
@@ -534,9 +542,13 @@ std::span<const Id> EGraph::classes_with_op(Sym op) const {
 // ---------------------------------------------------------------- inspection
 size_t EGraph::memory_bytes() const {
   size_t b = nodes_.capacity() * sizeof(NodeRec) + children_.capacity() * sizeof(Id) + uf_.capacity() * sizeof(Id) +
-             slot_of_.capacity() * sizeof(uint32_t) + classes_.size() * sizeof(EClass) +
+             slot_of_.capacity() * sizeof(uint32_t) + class_chunks_.size() * (sizeof(EClass) << kChunkBits) +
              memo_.capacity() * sizeof(MemoSlot) + free_slots_.capacity() * sizeof(uint32_t);
-  for (const EClass& c : classes_) b += (c.nodes.capacity() + c.parents.capacity()) * sizeof(Id);
+  for (uint32_t i = 0; i < class_slots_; ++i) {
+    const EClass& c = class_slot(i);
+    if (c.nodes.capacity() > 2) b += c.nodes.capacity() * sizeof(Id);
+    if (c.parents.capacity() > 2) b += c.parents.capacity() * sizeof(Id);
+  }
   for (const auto& v : by_op_) b += v.capacity() * sizeof(Id);
   b += proof_.capacity() * sizeof(ProofEdge) + orig_children_.capacity() * sizeof(Id) +
        orig_off_.capacity() * sizeof(uint32_t);
