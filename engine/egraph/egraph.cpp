@@ -244,7 +244,7 @@ void EGraph::memo_erase(Id n) {
 Id EGraph::new_id(Sym op, std::span<const Id> children, uint32_t payload) {
   Id id = Id(nodes_.size());
   nodes_.push_back({op, payload, uint32_t(children_.size()), uint32_t(children.size()), 0});
-  children_.insert(children_.end(), children.begin(), children.end());
+  for (Id c : children) children_.push_back(c);
   uf_.push_back(id);
   slot_of_.push_back(~0u);
   if (opts_.explanations) proof_.push_back({});
@@ -274,8 +274,8 @@ void EGraph::new_class(Id id) {
     if (!seen) slot(ch).parents.push_back(id);
   }
   c.data = make(id);
-  if (trace_ && trace_->options().matches)
-    trace_->event("add").num("id", id).str("op", op_name(nd.op)).num("arity", int64_t(nd.children.size()));
+  if (Trace* tr = trace(); tr && tr->options().matches)
+    tr->event("add").num("id", id).str("op", op_name(nd.op)).num("arity", int64_t(nd.children.size()));
   modify(id);
 }
 
@@ -398,8 +398,8 @@ bool EGraph::merge(Id a, Id b, Justification why) {
   if (slot(ra).parents.size() < slot(rb).parents.size() ||
       (slot(ra).parents.size() == slot(rb).parents.size() && rb < ra))
     std::swap(ra, rb);
-  if (trace_) {
-    auto e = trace_->event("union");
+  if (Trace* tr = trace()) {
+    auto e = tr->event("union");
     e.num("a", a).num("b", b).num("root", ra);
     static const char* kinds[] = {"none", "rule", "congruence", "constant_fold", "user"};
     e.str("why", kinds[why.kind]);
@@ -437,6 +437,11 @@ size_t EGraph::rebuild() {
       pending_.pop_back();
       NodeRec& r = nodes_[n];
       if (r.dead) continue;  // its live twin is a parent of the same classes
+      // A node listed twice, or whose children were canonicalized already,
+      // keeps its hash-cons entry: nothing to do.
+      bool stale = false;
+      for (uint32_t i = 0; i < r.arity && !stale; ++i) stale = uf_[children_[r.child_off + i]] != children_[r.child_off + i];
+      if (!stale) continue;
       memo_erase(n);
       for (uint32_t i = 0; i < r.arity; ++i) children_[r.child_off + i] = find_mut(children_[r.child_off + i]);
       NodeRef nd = node(n);
@@ -467,19 +472,27 @@ size_t EGraph::rebuild() {
     }
   }
   rebuild_classes();
-  if (trace_)
-    trace_->event("rebuild").num("congruence", int64_t(congruences)).num("nodes", int64_t(num_nodes()))
+  if (Trace* tr = trace())
+    tr->event("rebuild").num("congruence", int64_t(congruences)).num("nodes", int64_t(num_nodes()))
         .num("classes", int64_t(num_classes()));
   return congruences;
 }
 
 void EGraph::rebuild_classes() {
-  std::sort(dirty_.begin(), dirty_.end());
-  Id last = kNoId;
+  // Each dirty class once (a mark per class slot instead of sorting dirty_);
+  // the order does not matter, every class is handled on its own.
+  if (class_mark_.size() < class_slots_) class_mark_.resize(class_slots_, 0);
+  size_t w = 0;
   for (Id d : dirty_) {
     Id c = find_mut(d);
-    if (c == last) continue;
-    last = c;
+    uint32_t s = slot_of_[c];
+    if (class_mark_[s]) continue;
+    class_mark_[s] = 1;
+    dirty_[w++] = c;
+  }
+  dirty_.resize(w);
+  for (Id c : dirty_) {
+    class_mark_[slot_of_[c]] = 0;
     // Drop duplicates (dead nodes) and order by (op, id): one op's nodes form
     // a contiguous range. The keys make the sort cheap (no node comparisons).
     EClass& cls = slot(c);

@@ -303,11 +303,11 @@ RuleMatches search(const EGraph& g, const CompiledRule& r, size_t limit) {
   m.reg_stride = uint32_t(r.kept_regs.size());
   std::vector<Id> regs(p.num_regs() + 1, kNoId);
   Id cls = kNoId;
+  std::vector<Id> one(m.stride, kNoId);
   auto f = [&](Id* rg) {
     m.classes.push_back(cls);
-    size_t at = m.substs.size();
-    m.substs.resize(at + m.stride, kNoId);
-    p.fill_subst(std::span<const Id>(rg, p.num_regs()), m.substs.data() + at);
+    p.fill_subst(std::span<const Id>(rg, p.num_regs()), one.data());
+    for (Id x : one) m.substs.push_back(x);
     for (uint32_t k : r.kept_regs) m.regs.push_back(rg[k]);
     return m.classes.size() < limit;
   };

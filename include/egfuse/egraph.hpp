@@ -303,7 +303,13 @@ class EGraph {
 
   // ---- trace (may be null; not owned)
   void set_trace(Trace* t) { trace_ = t; }
+#ifdef EGFUSE_EGRAPH_NO_TRACE
+  // A build without any trace hook (bench_egraph_notrace measures what the
+  // hooks cost when the trace is off): every event site folds away.
+  Trace* trace() const { return nullptr; }
+#else
   Trace* trace() const { return trace_; }
+#endif
 
   // Bytes held by the e-graph's containers (capacity), for the memory figure.
   size_t memory_bytes() const;
@@ -388,6 +394,7 @@ class EGraph {
 
   Trace* trace_ = nullptr;
   std::vector<uint64_t> sort_keys_;
+  std::vector<uint8_t> class_mark_;  // per class slot: listed in dirty_ (rebuild_classes)
   bool in_modify_ = false;
   friend class Explainer;
 };
