@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
 
   // 1. grow to 100k e-nodes, simple scheduler
   double ms = 0;
-  if (want("simple") || want("trace")) {
+  if (want("simple")) {
     Run first = grow(rules, simple);
     ms = std::min(first.ms, best_of(reps - 1, [&] { return grow(rules, simple).ms; }));
     size_t matches = 0, applied = 0;
@@ -175,27 +175,32 @@ int main(int argc, char** argv) {
 
   // 4. trace cost
   if (want("trace")) {
-    // Off: alternate this binary's runs (event sites compiled in, no trace
-    // attached) with bench_egraph_notrace's (no event site at all).
-    std::string sibling = std::string(argv[0]) + "_notrace";
-    double with_hooks = ms, without = 1e300;
-    size_t nodes_without = 0;
-    bool have_sibling = std::ifstream(sibling).good();
-    for (int round = 0; have_sibling && round < (quick ? 1 : 3); ++round) {
-      with_hooks = std::min(with_hooks, grow(rules, simple).ms);
-      std::string cmd = sibling + " --time-only " + std::to_string(reps);
+    // Off: alternate bench_egraph_hooks (event sites compiled in, no trace
+    // attached) and bench_egraph_notrace (no event site at all): the same
+    // sources compiled into an executable the same way, apart from the hooks.
+    std::string self = argv[0];
+    std::string base = self.ends_with("_hooks") || self.ends_with("_notrace") ? "" : self;
+    auto run_sibling = [&](const std::string& path, double& best, size_t& nodes) {
+      std::string cmd = path + " --time-only " + std::to_string(reps);
       FILE* p = popen(cmd.c_str(), "r");
       double t = 0;
-      if (p && std::fscanf(p, "%lf %zu", &t, &nodes_without) == 2) without = std::min(without, t);
+      if (p && std::fscanf(p, "%lf %zu", &t, &nodes) == 2) best = std::min(best, t);
       if (p) pclose(p);
+    };
+    double with_hooks = 1e300, without = 1e300;
+    size_t nodes_with = 0, nodes_without = 0;
+    bool have = !base.empty() && std::ifstream(base + "_hooks").good() && std::ifstream(base + "_notrace").good();
+    for (int round = 0; have && round < (quick ? 1 : 3); ++round) {
+      run_sibling(base + "_hooks", with_hooks, nodes_with);
+      run_sibling(base + "_notrace", without, nodes_without);
     }
-    if (without < 1e300)
-      std::printf("trace off: %.1f ms CPU with the event sites compiled in, %.1f ms without any (bench_egraph_notrace, "
-                  "same %zu e-nodes): %+.1f%% (target < 3%%; noise on a shared machine is a few %%)\n",
-                  with_hooks, without, nodes_without, 100.0 * (with_hooks - without) / without);
+    if (with_hooks < 1e300 && without < 1e300)
+      std::printf("trace off: %.1f ms CPU with the event sites compiled in (bench_egraph_hooks), %.1f ms without any "
+                  "(bench_egraph_notrace), %zu / %zu e-nodes: %+.1f%% (target < 3%%; run-to-run noise on a shared "
+                  "machine is a few %%)\n",
+                  with_hooks, without, nodes_with, nodes_without, 100.0 * (with_hooks - without) / without);
     else
-      std::printf("trace off: %s not found (ninja -C build %s): no figure\n", sibling.c_str(),
-                  "bench/egraph/bench_egraph_notrace");
+      std::printf("trace off: no figure (ninja -C build bench/egraph/bench_egraph_hooks bench/egraph/bench_egraph_notrace)\n");
     std::ostringstream sink;
     TraceOptions to;
     to.max_bytes = 64ull << 20;

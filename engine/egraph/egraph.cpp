@@ -169,7 +169,9 @@ uint32_t EGraph::intern_rule(std::string name, std::string location) {
   return uint32_t(rule_names_.size() - 1);
 }
 
-uint64_t EGraph::hash_node(Sym op, uint32_t payload, std::span<const Id> ch) const {
+inline uint64_t EGraph::hash_node(Sym op, uint32_t payload, std::span<const Id> ch) const {
+  // The hot helpers here are `inline`: the library is built with -fPIC, where
+  // an ordinary member function could be interposed and is never inlined.
   // FxHash-style mixing: fast, and good enough with the final avalanche.
   constexpr uint64_t k = 0x9E3779B97F4A7C15ull;
   uint64_t h = (uint64_t(op) << 32 | payload) * k;
@@ -181,7 +183,7 @@ uint64_t EGraph::hash_node(Sym op, uint32_t payload, std::span<const Id> ch) con
   return h;
 }
 
-Id EGraph::memo_find(uint64_t h, Sym op, uint32_t payload, std::span<const Id> ch) const {
+inline Id EGraph::memo_find(uint64_t h, Sym op, uint32_t payload, std::span<const Id> ch) const {
   size_t mask = memo_.size() - 1;
   uint32_t h32 = uint32_t(h);
   for (size_t i = h32 & mask;; i = (i + 1) & mask) {
@@ -207,7 +209,7 @@ void EGraph::memo_grow() {
   }
 }
 
-void EGraph::memo_insert(uint64_t h, Id n) {
+inline void EGraph::memo_insert(uint64_t h, Id n) {
   if ((memo_count_ + 1) * 2 > memo_.size()) memo_grow();  // load factor at most 1/2: short probe chains
   size_t mask = memo_.size() - 1;
   size_t i = uint32_t(h) & mask;
@@ -241,7 +243,7 @@ void EGraph::memo_erase(Id n) {
   --memo_count_;
 }
 
-Id EGraph::new_id(Sym op, std::span<const Id> children, uint32_t payload) {
+inline Id EGraph::new_id(Sym op, std::span<const Id> children, uint32_t payload) {
   Id id = Id(nodes_.size());
   nodes_.push_back({op, payload, uint32_t(children_.size()), uint32_t(children.size()), 0});
   for (Id c : children) children_.push_back(c);
