@@ -85,32 +85,27 @@ ClassData EGraph::make(Id n) {
   }
   const OpInfo* info = find_op_info(r.op);
   if (r.arity == 0 && !(info && info->storage_leaf)) d.flags |= ClassData::kSymbol;
-  if (info) {
-    if (info->pointwise) d.flags |= ClassData::kPointwise;
-    if (info->fold && r.arity > 0 && r.arity <= 8) {
-      double vals[8];
-      bool all = true;
-      for (uint32_t i = 0; i < r.arity && all; ++i) {
-        const ClassData& c = slot(find(children_[r.child_off + i])).data;
-        all = c.has_const();
-        vals[i] = c.constant;
-      }
-      if (all) {
-        if (auto v = info->fold(std::span<const double>(vals, r.arity))) {
-          d.constant = *v;
-          d.flags |= ClassData::kConst;
-        }
-      }
+  if (info && info->pointwise) d.flags |= ClassData::kPointwise;
+  // One pass over the children: their constants (for folding) and read sets.
+  const bool fold = info && info->fold && r.arity > 0 && r.arity <= 8;
+  const bool propagate_reads = !(info && (info->storage_leaf || info->materialize));
+  double vals[8];
+  bool all_const = fold;
+  for (uint32_t i = 0; i < r.arity; ++i) {
+    const ClassData& c = slot(find(children_[r.child_off + i])).data;
+    if (all_const) {
+      all_const = c.has_const();
+      vals[i] = c.constant;
+    }
+    if (propagate_reads && c.reads) d.reads = d.reads ? union_read_sets(d.reads, c.reads) : c.reads;
+  }
+  if (all_const) {
+    if (auto v = info->fold(std::span<const double>(vals, r.arity))) {
+      d.constant = *v;
+      d.flags |= ClassData::kConst;
     }
   }
-  if (info && info->storage_leaf) {
-    d.reads = intern_read_set({n});  // a new storage version: reading it reads only itself
-  } else if (!(info && info->materialize)) {
-    for (uint32_t i = 0; i < r.arity; ++i) {
-      uint32_t rs = slot(find(children_[r.child_off + i])).data.reads;
-      if (rs) d.reads = d.reads ? union_read_sets(d.reads, rs) : rs;
-    }
-  }
+  if (info && info->storage_leaf) d.reads = intern_read_set({n});  // a new storage version: reading it reads only itself
   if (hooks_.make) hooks_.make(*this, n, d);
   return d;
 }
@@ -151,7 +146,8 @@ void EGraph::modify(Id c) {
     double value = d.constant;
     if (opts_.explanations) {
       // Justify with the folded node itself: op(literals) = literal.
-      for (Id n : std::vector<Id>(slot(c).nodes)) {
+      const IdList& cn = slot(c).nodes;
+      for (Id n : std::vector<Id>(cn.begin(), cn.end())) {
         NodeRef nd = node(n);
         const OpInfo* info = find_op_info(nd.op);
         if (!info || !info->fold || nd.children.empty()) continue;
@@ -178,10 +174,12 @@ void EGraph::modify(Id c) {
     }
     in_modify_ = false;
     c = find(c);
-    if (opts_.prune_folded) {
-      auto& ns = slot(c).nodes;
-      ns.erase(std::remove_if(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].arity != 0; }), ns.end());
-    }
+  }
+  if (opts_.prune_folded && slot(c).data.has_const()) {
+    // As egg's math example: after every union into a constant class, keep
+    // only its leaves, so the result does not depend on the order of unions.
+    IdList& ns = slot(c).nodes;
+    ns.resize(size_t(std::remove_if(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].arity != 0; }) - ns.begin()));
   }
   if (hooks_.modify) hooks_.modify(*this, c);
 }

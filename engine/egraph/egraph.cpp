@@ -169,7 +169,9 @@ uint32_t EGraph::intern_rule(std::string name, std::string location) {
   return uint32_t(rule_names_.size() - 1);
 }
 
-uint64_t EGraph::hash_node(Sym op, uint32_t payload, std::span<const Id> ch) const {
+inline uint64_t EGraph::hash_node(Sym op, uint32_t payload, std::span<const Id> ch) const {
+  // The hot helpers here are `inline`: the library is built with -fPIC, where
+  // an ordinary member function could be interposed and is never inlined.
   // FxHash-style mixing: fast, and good enough with the final avalanche.
   constexpr uint64_t k = 0x9E3779B97F4A7C15ull;
   uint64_t h = (uint64_t(op) << 32 | payload) * k;
@@ -181,7 +183,7 @@ uint64_t EGraph::hash_node(Sym op, uint32_t payload, std::span<const Id> ch) con
   return h;
 }
 
-Id EGraph::memo_find(uint64_t h, Sym op, uint32_t payload, std::span<const Id> ch) const {
+inline Id EGraph::memo_find(uint64_t h, Sym op, uint32_t payload, std::span<const Id> ch) const {
   size_t mask = memo_.size() - 1;
   uint32_t h32 = uint32_t(h);
   for (size_t i = h32 & mask;; i = (i + 1) & mask) {
@@ -207,7 +209,7 @@ void EGraph::memo_grow() {
   }
 }
 
-void EGraph::memo_insert(uint64_t h, Id n) {
+inline void EGraph::memo_insert(uint64_t h, Id n) {
   if ((memo_count_ + 1) * 2 > memo_.size()) memo_grow();  // load factor at most 1/2: short probe chains
   size_t mask = memo_.size() - 1;
   size_t i = uint32_t(h) & mask;
@@ -241,10 +243,10 @@ void EGraph::memo_erase(Id n) {
   --memo_count_;
 }
 
-Id EGraph::new_id(Sym op, std::span<const Id> children, uint32_t payload) {
+inline Id EGraph::new_id(Sym op, std::span<const Id> children, uint32_t payload) {
   Id id = Id(nodes_.size());
-  nodes_.push_back({op, payload, uint32_t(children_.size()), uint32_t(children.size())});
-  children_.insert(children_.end(), children.begin(), children.end());
+  nodes_.push_back({op, payload, uint32_t(children_.size()), uint32_t(children.size()), 0});
+  for (Id c : children) children_.push_back(c);
   uf_.push_back(id);
   slot_of_.push_back(~0u);
   if (opts_.explanations) proof_.push_back({});
@@ -257,12 +259,13 @@ void EGraph::new_class(Id id) {
     s = free_slots_.back();
     free_slots_.pop_back();
   } else {
-    s = uint32_t(classes_.size());
-    classes_.emplace_back();
+    s = class_slots_++;
+    if ((s >> kChunkBits) >= class_chunks_.size()) class_chunks_.push_back(std::make_unique<EClass[]>(size_t(1) << kChunkBits));
   }
   slot_of_[id] = s;
-  EClass& c = classes_[s];
-  c.nodes.assign(1, id);
+  EClass& c = class_slot(s);
+  c.nodes.clear();
+  c.nodes.push_back(id);
   c.parents.clear();
   ++live_classes_;
   NodeRef nd = node(id);
@@ -273,19 +276,26 @@ void EGraph::new_class(Id id) {
     if (!seen) slot(ch).parents.push_back(id);
   }
   c.data = make(id);
-  if (trace_ && trace_->options().matches)
-    trace_->event("add").num("id", id).str("op", op_name(nd.op)).num("arity", int64_t(nd.children.size()));
+  if (Trace* tr = trace(); tr && tr->options().matches)
+    tr->event("add").num("id", id).str("op", op_name(nd.op)).num("arity", int64_t(nd.children.size()));
   modify(id);
 }
 
 Id EGraph::add(Sym op, std::span<const Id> children, uint32_t payload) {
   if (opts_.explanations) return find(add_uncanonical(op, children, payload));
-  scratch_.clear();
-  for (Id c : children) scratch_.push_back(find_mut(c));
-  uint64_t h = hash_node(op, payload, scratch_);
-  Id m = memo_find(h, op, payload, scratch_);
+  Id small[8];
+  std::vector<Id> big;
+  Id* canon = small;
+  if (children.size() > 8) {
+    big.resize(children.size());
+    canon = big.data();
+  }
+  for (size_t i = 0; i < children.size(); ++i) canon[i] = find_mut(children[i]);
+  std::span<const Id> ch(canon, children.size());
+  uint64_t h = hash_node(op, payload, ch);
+  Id m = memo_find(h, op, payload, ch);
   if (m != kNoId) return find(m);
-  Id id = new_id(op, scratch_, payload);
+  Id id = new_id(op, ch, payload);
   memo_insert(h, id);
   new_class(id);
   return find(id);
@@ -390,8 +400,8 @@ bool EGraph::merge(Id a, Id b, Justification why) {
   if (slot(ra).parents.size() < slot(rb).parents.size() ||
       (slot(ra).parents.size() == slot(rb).parents.size() && rb < ra))
     std::swap(ra, rb);
-  if (trace_) {
-    auto e = trace_->event("union");
+  if (Trace* tr = trace()) {
+    auto e = tr->event("union");
     e.num("a", a).num("b", b).num("root", ra);
     static const char* kinds[] = {"none", "rule", "congruence", "constant_fold", "user"};
     e.str("why", kinds[why.kind]);
@@ -403,17 +413,17 @@ bool EGraph::merge(Id a, Id b, Justification why) {
   uf_[rb] = ra;
   uint32_t sb = slot_of_[rb];
   EClass& A = slot(ra);
-  EClass& B = classes_[sb];
+  EClass& B = class_slot(sb);
   pending_.insert(pending_.end(), B.parents.begin(), B.parents.end());
   ClassData before_b = B.data;
   bool changed_a = merge_data(A.data, B.data);
   bool changed_b = !(A.data == before_b);
   if (changed_a) analysis_pending_.insert(analysis_pending_.end(), A.parents.begin(), A.parents.end());
   if (changed_b) analysis_pending_.insert(analysis_pending_.end(), B.parents.begin(), B.parents.end());
-  A.nodes.insert(A.nodes.end(), B.nodes.begin(), B.nodes.end());
-  A.parents.insert(A.parents.end(), B.parents.begin(), B.parents.end());
-  std::vector<Id>().swap(B.nodes);
-  std::vector<Id>().swap(B.parents);
+  A.nodes.append(B.nodes.data(), B.nodes.size());
+  A.parents.append(B.parents.data(), B.parents.size());
+  B.nodes.release();
+  B.parents.release();
   free_slots_.push_back(sb);
   --live_classes_;
   dirty_.push_back(ra);
@@ -427,17 +437,27 @@ size_t EGraph::rebuild() {
     while (!pending_.empty()) {
       Id n = pending_.back();
       pending_.pop_back();
-      memo_erase(n);
       NodeRec& r = nodes_[n];
+      if (r.dead) continue;  // its live twin is a parent of the same classes
+      // A node listed twice, or whose children were canonicalized already,
+      // keeps its hash-cons entry: nothing to do.
+      bool stale = false;
+      for (uint32_t i = 0; i < r.arity && !stale; ++i) stale = uf_[children_[r.child_off + i]] != children_[r.child_off + i];
+      if (!stale) continue;
+      memo_erase(n);
       for (uint32_t i = 0; i < r.arity; ++i) children_[r.child_off + i] = find_mut(children_[r.child_off + i]);
       NodeRef nd = node(n);
       uint64_t h = hash_node(nd.op, nd.payload, nd.children);
       Id m = memo_find(h, nd.op, nd.payload, nd.children);
       if (m == kNoId) {
         memo_insert(h, n);
-      } else if (find(m) != find(n)) {
-        merge(m, n, {Justification::congruence});
-        ++congruences;
+      } else {
+        // n is now a duplicate of m: it leaves the class lists (rebuild_classes).
+        nodes_[n].dead = 1;
+        if (find(m) != find(n)) {
+          merge(m, n, {Justification::congruence});
+          ++congruences;
+        }
       }
       dirty_.push_back(find(n));
     }
@@ -454,43 +474,36 @@ size_t EGraph::rebuild() {
     }
   }
   rebuild_classes();
-  if (trace_)
-    trace_->event("rebuild").num("congruence", int64_t(congruences)).num("nodes", int64_t(num_nodes()))
+  if (Trace* tr = trace())
+    tr->event("rebuild").num("congruence", int64_t(congruences)).num("nodes", int64_t(num_nodes()))
         .num("classes", int64_t(num_classes()));
   return congruences;
 }
 
-bool EGraph::node_less(Id a, Id b) const {
-  const NodeRec &x = nodes_[a], &y = nodes_[b];
-  if (x.op != y.op) return x.op < y.op;
-  if (x.payload != y.payload) return x.payload < y.payload;
-  if (x.arity != y.arity) return x.arity < y.arity;
-  return std::lexicographical_compare(children_.begin() + x.child_off, children_.begin() + x.child_off + x.arity,
-                                      children_.begin() + y.child_off, children_.begin() + y.child_off + y.arity);
-}
-
-bool EGraph::node_equal(Id a, Id b) const {
-  const NodeRec &x = nodes_[a], &y = nodes_[b];
-  return x.op == y.op && x.payload == y.payload && x.arity == y.arity &&
-         std::equal(children_.begin() + x.child_off, children_.begin() + x.child_off + x.arity,
-                    children_.begin() + y.child_off);
-}
-
 void EGraph::rebuild_classes() {
-  std::sort(dirty_.begin(), dirty_.end());
-  Id last = kNoId;
+  // Each dirty class once (a mark per class slot instead of sorting dirty_);
+  // the order does not matter, every class is handled on its own.
+  if (class_mark_.size() < class_slots_) class_mark_.resize(class_slots_, 0);
+  size_t w = 0;
   for (Id d : dirty_) {
     Id c = find_mut(d);
-    if (c == last) continue;
-    last = c;
+    uint32_t s = slot_of_[c];
+    if (class_mark_[s]) continue;
+    class_mark_[s] = 1;
+    dirty_[w++] = c;
+  }
+  dirty_.resize(w);
+  for (Id c : dirty_) {
+    class_mark_[slot_of_[c]] = 0;
+    // Drop duplicates (dead nodes) and order by (op, id): one op's nodes form
+    // a contiguous range. The keys make the sort cheap (no node comparisons).
     EClass& cls = slot(c);
-    std::sort(cls.nodes.begin(), cls.nodes.end(), [&](Id a, Id b) {
-      if (node_less(a, b)) return true;
-      if (node_less(b, a)) return false;
-      return a < b;
-    });
-    cls.nodes.erase(std::unique(cls.nodes.begin(), cls.nodes.end(), [&](Id a, Id b) { return node_equal(a, b); }),
-                    cls.nodes.end());
+    sort_keys_.clear();
+    for (Id n : cls.nodes)
+      if (!nodes_[n].dead) sort_keys_.push_back(uint64_t(nodes_[n].op) << 32 | n);
+    if (!std::is_sorted(sort_keys_.begin(), sort_keys_.end())) std::sort(sort_keys_.begin(), sort_keys_.end());
+    cls.nodes.resize(sort_keys_.size());
+    for (size_t i = 0; i < sort_keys_.size(); ++i) cls.nodes[i] = Id(sort_keys_[i]);
     // Parents are not deduplicated (as in egg): a duplicate only costs one
     // more re-canonicalization, sorting them every rebuild costs more.
   }
@@ -529,11 +542,11 @@ std::span<const Id> EGraph::class_nodes(Id c) const { return slot(find(c)).nodes
 std::span<const Id> EGraph::class_parents(Id c) const { return slot(find(c)).parents; }
 
 std::span<const Id> EGraph::class_nodes_with_op(Id c, Sym op) const {
-  const auto& ns = slot(c).nodes;
-  auto lo = std::partition_point(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].op < op; });
-  auto hi = lo;
+  const IdList& ns = slot(c).nodes;
+  const Id* lo = std::partition_point(ns.begin(), ns.end(), [&](Id n) { return nodes_[n].op < op; });
+  const Id* hi = lo;
   while (hi != ns.end() && nodes_[*hi].op == op) ++hi;
-  return std::span<const Id>(ns.data() + (lo - ns.begin()), size_t(hi - lo));
+  return std::span<const Id>(lo, size_t(hi - lo));
 }
 
 std::span<const Id> EGraph::classes_with_op(Sym op) const {
@@ -544,9 +557,13 @@ std::span<const Id> EGraph::classes_with_op(Sym op) const {
 // ---------------------------------------------------------------- inspection
 size_t EGraph::memory_bytes() const {
   size_t b = nodes_.capacity() * sizeof(NodeRec) + children_.capacity() * sizeof(Id) + uf_.capacity() * sizeof(Id) +
-             slot_of_.capacity() * sizeof(uint32_t) + classes_.size() * sizeof(EClass) +
+             slot_of_.capacity() * sizeof(uint32_t) + class_chunks_.size() * (sizeof(EClass) << kChunkBits) +
              memo_.capacity() * sizeof(MemoSlot) + free_slots_.capacity() * sizeof(uint32_t);
-  for (const EClass& c : classes_) b += (c.nodes.capacity() + c.parents.capacity()) * sizeof(Id);
+  for (uint32_t i = 0; i < class_slots_; ++i) {
+    const EClass& c = class_slot(i);
+    if (c.nodes.capacity() > 2) b += c.nodes.capacity() * sizeof(Id);
+    if (c.parents.capacity() > 2) b += c.parents.capacity() * sizeof(Id);
+  }
   for (const auto& v : by_op_) b += v.capacity() * sizeof(Id);
   b += proof_.capacity() * sizeof(ProofEdge) + orig_children_.capacity() * sizeof(Id) +
        orig_off_.capacity() * sizeof(uint32_t);
@@ -568,7 +585,12 @@ std::string EGraph::check_invariants() const {
       Id m = memo_find(hash_node(nd.op, nd.payload, nd.children), nd.op, nd.payload, nd.children);
       if (m == kNoId) return "node " + std::to_string(n) + " missing from the hash-cons";
       if (find(m) != c) return "congruence broken: node " + std::to_string(n) + " in class " + std::to_string(c) + " equals node " + std::to_string(m) + " of class " + std::to_string(find(m));
-      if (i > 0 && node_equal(cls.nodes[i - 1], n)) return "duplicate node in class " + std::to_string(c);
+      if (m != n || nodes_[n].dead) return "duplicate node " + std::to_string(n) + " in class " + std::to_string(c);
+      if (i > 0) {
+        Id p = cls.nodes[i - 1];
+        if (nodes_[n].op < nodes_[p].op || (nodes_[n].op == nodes_[p].op && n < p))
+          return "class " + std::to_string(c) + " not ordered by (op, id)";
+      }
       ++listed;
     }
   }

@@ -303,11 +303,11 @@ RuleMatches search(const EGraph& g, const CompiledRule& r, size_t limit) {
   m.reg_stride = uint32_t(r.kept_regs.size());
   std::vector<Id> regs(p.num_regs() + 1, kNoId);
   Id cls = kNoId;
+  std::vector<Id> one(m.stride, kNoId);
   auto f = [&](Id* rg) {
     m.classes.push_back(cls);
-    size_t at = m.substs.size();
-    m.substs.resize(at + m.stride, kNoId);
-    p.fill_subst(std::span<const Id>(rg, p.num_regs()), m.substs.data() + at);
+    p.fill_subst(std::span<const Id>(rg, p.num_regs()), one.data());
+    for (Id x : one) m.substs.push_back(x);
     for (uint32_t k : r.kept_regs) m.regs.push_back(rg[k]);
     return m.classes.size() < limit;
   };
@@ -392,17 +392,24 @@ std::vector<CompiledPattern::Build> CompiledPattern::compile_build(const rules::
 }
 
 namespace {
+// Runs a build program; `add` returns kNoId to give up (lookups). Small
+// programs use stack buffers, so instantiation allocates nothing and stays
+// reentrant (an analysis hook may instantiate while another does).
 template <class Add>
-std::optional<Id> run_build(const EGraph& g, std::span<const CompiledPattern::Build> prog, std::span<const Id> subst,
-                            std::span<const Id> regs, Add&& add) {
-  thread_local std::vector<Id> vals, kids;
-  size_t base = vals.size();
-  vals.resize(base + prog.size());
-  std::optional<Id> result;
+Id run_build(const EGraph& g, std::span<const CompiledPattern::Build> prog, std::span<const Id> subst,
+             std::span<const Id> regs, Add&& add) {
+  using B = CompiledPattern::Build;
+  constexpr size_t kSmall = 16;
+  Id small_vals[kSmall], small_kids[kSmall];
+  std::vector<Id> big_vals, big_kids;
+  Id* vals = small_vals;
+  if (prog.size() > kSmall) {
+    big_vals.resize(prog.size());
+    vals = big_vals.data();
+  }
+  Id v = kNoId;
   for (size_t i = 0; i < prog.size(); ++i) {
-    const auto& b = prog[i];
-    using B = CompiledPattern::Build;
-    std::optional<Id> v;
+    const B& b = prog[i];
     switch (b.kind) {
       case B::var:
         v = subst[b.slot];
@@ -412,53 +419,61 @@ std::optional<Id> run_build(const EGraph& g, std::span<const CompiledPattern::Bu
         break;
       case B::apply:
       case B::opvar_apply: {
-        size_t kb = kids.size();
-        bool ok = true;
+        size_t n = 0;
+        for (int32_t a : b.args) {
+          if (a >= 0) ++n;
+          else {
+            uint32_t slot = uint32_t(-1 - a);
+            n += g.node(subst[slot]).children.size() - subst[slot + 1];
+          }
+        }
+        Id* kids = small_kids;
+        if (n > kSmall) {
+          big_kids.resize(n);
+          kids = big_kids.data();
+        }
+        size_t k = 0;
         for (int32_t a : b.args) {
           if (a >= 0) {
-            kids.push_back(vals[base + size_t(a)]);
+            kids[k++] = vals[size_t(a)];
           } else {
             uint32_t slot = uint32_t(-1 - a);
-            NodeRef nd = g.node(subst[slot]);
-            auto rest = nd.children.subspan(subst[slot + 1]);
-            kids.insert(kids.end(), rest.begin(), rest.end());
+            auto rest = g.node(subst[slot]).children.subspan(subst[slot + 1]);
+            for (Id c : rest) kids[k++] = c;
           }
         }
         Sym op = b.kind == B::apply ? b.op : subst[b.slot];
         uint32_t payload = b.kind == B::opvar_apply ? subst[b.slot + 1]
                            : b.payload_reg != ~0u ? regs[b.payload_reg]
                                                   : b.payload;
-        // add() never touches `kids`, so the span stays valid during the call.
-        if (ok) v = add(op, std::span<const Id>(kids.data() + kb, kids.size() - kb), payload);
-        kids.resize(kb);
+        // `kids` is local: add() may reenter run_build safely.
+        v = add(op, std::span<const Id>(kids, n), payload);
         break;
       }
     }
-    if (!v) {
-      vals.resize(base);
-      return std::nullopt;
-    }
-    vals[base + i] = *v;
-    result = v;
+    if (v == kNoId) return kNoId;
+    vals[i] = v;
   }
-  vals.resize(base);
-  return result;
+  return v;
 }
 }  // namespace
 
 Id instantiate(EGraph& g, std::span<const CompiledPattern::Build> prog, std::span<const Id> subst,
                std::span<const Id> regs, bool uncanonical) {
-  auto r = run_build(g, prog, subst, regs, [&](Sym op, std::span<const Id> ch, uint32_t payload) -> std::optional<Id> {
-    return uncanonical ? g.add_uncanonical(op, ch, payload) : g.add(op, ch, payload);
-  });
-  return *r;
+  if (uncanonical)
+    return run_build(g, prog, subst, regs,
+                     [&](Sym op, std::span<const Id> ch, uint32_t payload) { return g.add_uncanonical(op, ch, payload); });
+  return run_build(g, prog, subst, regs, [&](Sym op, std::span<const Id> ch, uint32_t payload) { return g.add(op, ch, payload); });
 }
 
 std::optional<Id> lookup_instance(const EGraph& g, std::span<const CompiledPattern::Build> prog,
                                   std::span<const Id> subst, std::span<const Id> regs) {
-  return run_build(g, prog, subst, regs, [&](Sym op, std::span<const Id> ch, uint32_t payload) {
-    return g.lookup(op, ch, payload);
+  Id r = run_build(g, prog, subst, regs, [&](Sym op, std::span<const Id> ch, uint32_t payload) {
+    auto m = g.lookup(op, ch, payload);
+    return m ? *m : kNoId;
   });
+  if (r == kNoId) return std::nullopt;
+  return r;
 }
 
 }  // namespace egfuse::eg

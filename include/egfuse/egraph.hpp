@@ -13,9 +13,12 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -46,6 +49,82 @@ class SymbolTable {
  private:
   std::vector<std::unique_ptr<std::string>> names_;  // stable addresses for the index keys
   std::unordered_map<std::string_view, Sym> index_;   // lookup only, never iterated
+};
+
+// A growable array of ids with room for two inline: most e-classes hold one
+// or two nodes and parents, so they need no allocation. 16 bytes.
+class IdList {
+ public:
+  IdList() : size_(0), cap_(kInline) {}
+  ~IdList() { release(); }
+  IdList(IdList&& o) noexcept { steal(o); }
+  IdList& operator=(IdList&& o) noexcept {
+    if (this != &o) {
+      release();
+      steal(o);
+    }
+    return *this;
+  }
+  IdList(const IdList&) = delete;
+  IdList& operator=(const IdList&) = delete;
+
+  Id* data() { return cap_ > kInline ? heap_ : inl_; }
+  const Id* data() const { return cap_ > kInline ? heap_ : inl_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  size_t capacity() const { return cap_; }
+  Id* begin() { return data(); }
+  Id* end() { return data() + size_; }
+  const Id* begin() const { return data(); }
+  const Id* end() const { return data() + size_; }
+  Id& operator[](size_t i) { return data()[i]; }
+  Id operator[](size_t i) const { return data()[i]; }
+  operator std::span<const Id>() const { return {data(), size_}; }
+
+  void push_back(Id x) {
+    if (size_ == cap_) grow(size_ + 1);
+    data()[size_++] = x;
+  }
+  void append(const Id* p, size_t n) {
+    if (size_ + n > cap_) grow(size_ + n);
+    if (n) std::memcpy(data() + size_, p, n * sizeof(Id));
+    size_ += uint32_t(n);
+  }
+  void resize(size_t n) {  // new elements are uninitialized
+    if (n > cap_) grow(n);
+    size_ = uint32_t(n);
+  }
+  void clear() { size_ = 0; }
+  void release() {
+    if (cap_ > kInline) std::free(heap_);
+    size_ = 0;
+    cap_ = kInline;
+  }
+
+ private:
+  static constexpr uint32_t kInline = 2;
+  void grow(size_t need) {
+    size_t cap = cap_ * 2 > need ? cap_ * 2 : need;
+    Id* p = static_cast<Id*>(std::malloc(cap * sizeof(Id)));
+    if (!p) throw std::bad_alloc();
+    if (size_) std::memcpy(p, data(), size_ * sizeof(Id));
+    if (cap_ > kInline) std::free(heap_);
+    heap_ = p;
+    cap_ = uint32_t(cap);
+  }
+  void steal(IdList& o) {
+    size_ = o.size_;
+    cap_ = o.cap_;
+    if (cap_ > kInline) heap_ = o.heap_;
+    else std::memcpy(inl_, o.inl_, sizeof inl_);
+    o.size_ = 0;
+    o.cap_ = kInline;
+  }
+  union {
+    Id inl_[kInline];
+    Id* heap_;
+  };
+  uint32_t size_, cap_;
 };
 
 // A read-only view of one e-node.
@@ -193,7 +272,7 @@ class EGraph {
   // Canonical class ids in increasing order.
   std::vector<Id> classes() const;
   bool is_class(Id c) const { return uf_[c] == c; }
-  // Nodes of a class, sorted by (op, payload, children).
+  // Nodes of a class, ordered by (op, id), without duplicates.
   std::span<const Id> class_nodes(Id c) const;
   std::span<const Id> class_parents(Id c) const;
   // Nodes of class c with op `op` (a sub-range of class_nodes).
@@ -224,7 +303,13 @@ class EGraph {
 
   // ---- trace (may be null; not owned)
   void set_trace(Trace* t) { trace_ = t; }
+#ifdef EGFUSE_EGRAPH_NO_TRACE
+  // A build without any trace hook (bench_egraph_notrace measures what the
+  // hooks cost when the trace is off): every event site folds away.
+  Trace* trace() const { return nullptr; }
+#else
   Trace* trace() const { return trace_; }
+#endif
 
   // Bytes held by the e-graph's containers (capacity), for the memory figure.
   size_t memory_bytes() const;
@@ -240,14 +325,20 @@ class EGraph {
     Sym op;
     uint32_t payload;
     uint32_t child_off;
-    uint32_t arity;
+    uint32_t arity : 31;
+    uint32_t dead : 1;  // a duplicate found by rebuild: out of the hash-cons and the class lists
   };
   struct EClass {
-    std::vector<Id> nodes, parents;
+    IdList nodes, parents;
     ClassData data;
   };
-  EClass& slot(Id root) { return classes_[slot_of_[root]]; }
-  const EClass& slot(Id root) const { return classes_[slot_of_[root]]; }
+  // Class slots live in fixed-size chunks: indexing is a shift and a mask,
+  // and references stay valid while classes are added.
+  static constexpr uint32_t kChunkBits = 12;
+  EClass& class_slot(uint32_t s) { return class_chunks_[s >> kChunkBits][s & ((1u << kChunkBits) - 1)]; }
+  const EClass& class_slot(uint32_t s) const { return class_chunks_[s >> kChunkBits][s & ((1u << kChunkBits) - 1)]; }
+  EClass& slot(Id root) { return class_slot(slot_of_[root]); }
+  const EClass& slot(Id root) const { return class_slot(slot_of_[root]); }
 
   Id new_id(Sym op, std::span<const Id> children, uint32_t payload);
   void new_class(Id id);
@@ -262,8 +353,6 @@ class EGraph {
   void modify(Id c);
   void proof_union(Id a, Id b, Justification why);
   void rebuild_classes();
-  bool node_less(Id a, Id b) const;
-  bool node_equal(Id a, Id b) const;
 
   EGraphOptions opts_;
   SymbolTable ops_{"<num>"}, attrs_{""};
@@ -276,7 +365,8 @@ class EGraph {
   std::vector<Id> children_;        // arena; canonicalized in place by rebuild
   std::vector<Id> uf_;              // per id
   std::vector<uint32_t> slot_of_;   // per id: class slot (valid for roots)
-  std::deque<EClass> classes_;  // deque: growing never moves the classes
+  std::vector<std::unique_ptr<EClass[]>> class_chunks_;
+  uint32_t class_slots_ = 0;  // slots handed out so far
   std::vector<uint32_t> free_slots_;
   size_t live_classes_ = 0;
   struct MemoSlot {
@@ -303,7 +393,8 @@ class EGraph {
   std::vector<std::pair<std::string, std::string>> rule_names_;
 
   Trace* trace_ = nullptr;
-  std::vector<Id> scratch_;
+  std::vector<uint64_t> sort_keys_;
+  std::vector<uint8_t> class_mark_;  // per class slot: listed in dirty_ (rebuild_classes)
   bool in_modify_ = false;
   friend class Explainer;
 };
