@@ -74,6 +74,34 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
   r.stats.iterations = sat.iterations;
   r.stats.stop_reason = sat.stop_reason;
 
+  // Template kinds the (mutation) rules proved equal to an extern node: the
+  // extern becomes that template, which declares its in-place write and takes
+  // prologues, when the kind binds to the same types and mutates the same inputs.
+  std::map<NodeId, std::vector<std::string>> retargeted;
+  for (auto& alt : sat.template_alternatives(work)) {
+    Node& n = work[alt.node];
+    const TemplateKind* k = reg.find(alt.kind);
+    std::vector<TensorType> ts;
+    for (NodeId i : n.inputs) ts.push_back(work[i].type);
+    std::string err;
+    auto b = k ? reg.bind(*k, ts, err) : std::nullopt;
+    const char* why = !k ? "unknown template kind"
+                      : !b ? "the kind does not bind to the extern's input types"
+                      : (b->out.dtype != n.type.dtype || b->out.shape != n.type.shape) ? "the kind's output type differs from the extern's"
+                      : k->mutated_inputs() != std::get<ExternAttrs>(n.attrs).mutates ? "the kind mutates other inputs than the extern"
+                                                                                        : "";
+    if (opts.trace) {
+      auto e = opts.trace->event("template-alternative");
+      e.str("node", n.name).str("kind", alt.kind).boolean("taken", *why == 0);
+      if (*why) e.str("why", why);
+    }
+    if (*why) continue;
+    n.op = Op::template_;
+    n.attrs = TemplateAttrs{alt.kind};
+    sat.retarget(alt.node, alt.kind);
+    retargeted[alt.node] = alt.rules;
+  }
+
   auto t1 = Clock::now();
   fusion_detail::ChoiceSink choice;
   if (opts.trace)
@@ -100,7 +128,11 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
     auto add_rule = [&](const std::string& x) {
       if (std::find(rl.begin(), rl.end(), x) == rl.end()) rl.push_back(x);
     };
-    // The exact rewrites behind each read computed inside the kernel.
+    // The exact rewrites behind each read computed inside the kernel, and
+    // behind each extern that became a template.
+    for (NodeId c : part.groups[i].nodes)
+      if (auto it = retargeted.find(c); it != retargeted.end())
+        for (auto& x : it->second) add_rule(x);
     for (NodeId c : part.groups[i].nodes)
       for (size_t slot = 0; slot < work[c].inputs.size(); ++slot)
         if (group_of[work[c].inputs[slot]] == int(i))

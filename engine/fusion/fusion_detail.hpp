@@ -68,8 +68,22 @@ class Saturation {
 
   struct Impl;
 
+  // Template kinds the rules made equal to an extern node (the mutation rules:
+  // extern index_copy_ == kv_cache_update): the same children, an op that is
+  // a template kind. Each with the rules on the way (as read_rules).
+  struct Alternative {
+    NodeId node;
+    std::string kind;
+    std::vector<std::string> rules;
+  };
+  std::vector<Alternative> template_alternatives(const Graph& g) const;
+  // Node n is now the template `kind` (extraction took the alternative): its
+  // reads are looked up on that node from here on.
+  void retarget(NodeId n, const std::string& kind);
+
  private:
   uint32_t fused_node(const Graph& g, NodeId n, size_t slot) const;  // eg::Id or kNoId
+  std::vector<std::string> rules_between(uint32_t a, uint32_t b) const;
   std::unique_ptr<Impl> impl_;
   friend Saturation saturate(const Graph&, const rules::RuleSet&, const TemplateRegistry&, const std::string&,
                              eg::Trace*, double&);

@@ -175,11 +175,16 @@ std::vector<std::string> Saturation::read_rules(const Graph& g, NodeId n, size_t
   if (!im.via_buf[n][slot]) return out;
   eg::Id b = fused_node(g, n, slot);
   if (b == eg::kNoId) return out;
-  // The path between the node as encoded (with buf) and the buf-free node in
-  // the proof forest: each edge labelled by a rule is a rewrite on the way.
+  return rules_between(im.class_of[n], b);  // the encoded node's own id (explanations on)
+}
+
+// The rules on the path between two nodes of one class in the proof forest:
+// each edge labelled by a rule is a rewrite on the way.
+std::vector<std::string> Saturation::rules_between(uint32_t a, uint32_t b) const {
+  const auto& im = *impl_;
+  std::vector<std::string> out;
   const eg::EGraph& e = im.egraph;
   const auto& forest = e.proof_forest();
-  eg::Id a = im.class_of[n];  // the encoded node's own id (explanations on)
   std::vector<eg::Id> up_a;
   for (eg::Id x = a; x != eg::kNoId && up_a.size() <= forest.size(); x = forest[x].next) up_a.push_back(x);
   std::vector<eg::Id> up_b;
@@ -195,8 +200,8 @@ std::vector<std::string> Saturation::read_rules(const Graph& g, NodeId n, size_t
   auto note = [&](eg::Id x) {
     const auto& why = forest[x].why;
     if (why.kind != eg::Justification::by_rule || why.rule >= e.rule_names().size()) return;
-    auto& [name, loc] = e.rule_names()[why.rule];
-    std::string r = name + " @ " + loc;
+    const auto& named = e.rule_names()[why.rule];
+    std::string r = named.first + " @ " + named.second;
     if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
   };
   for (eg::Id x : up_a) {
@@ -205,6 +210,33 @@ std::vector<std::string> Saturation::read_rules(const Graph& g, NodeId n, size_t
   }
   for (eg::Id x : up_b) note(x);
   return out;
+}
+
+std::vector<Saturation::Alternative> Saturation::template_alternatives(const Graph& g) const {
+  const auto& im = *impl_;
+  const eg::EGraph& e = im.egraph;
+  std::vector<Alternative> out;
+  for (NodeId n = 0; n < g.size(); ++n) {
+    if (g[n].op != Op::extern_) continue;
+    eg::NodeRef self = e.node(im.class_of[n]);
+    for (eg::Id id : e.class_nodes(e.find(im.class_of[n]))) {
+      eg::NodeRef r = e.node(id);
+      const eg::OpInfo* info = e.find_op_info(r.op);
+      if (!info || !info->is_template || r.children.size() != self.children.size()) continue;
+      bool same = true;
+      for (size_t i = 0; i < r.children.size(); ++i) same = same && e.find(r.children[i]) == e.find(self.children[i]);
+      if (!same) continue;
+      out.push_back({n, e.op_name(r.op), rules_between(im.class_of[n], id)});
+      break;
+    }
+  }
+  return out;
+}
+
+void Saturation::retarget(NodeId n, const std::string& kind) {
+  auto& im = *impl_;
+  im.op_of[n] = im.egraph.op(kind);
+  im.payload_of[n] = 0;
 }
 
 }  // namespace egfuse::fusion_detail
