@@ -116,7 +116,12 @@ Saturation saturate(const Graph& g, const rules::RuleSet& rs, const TemplateRegi
     } else {
       for (NodeId u : x.inputs) {
         bool through_buf = !alias_of_input(g, u);
-        kids.push_back(through_buf ? e.add(buf, {im.class_of[u]}) : im.class_of[u]);
+        eg::Id kid = im.class_of[u];
+        if (through_buf) {
+          kid = e.add(buf, {im.class_of[u]});
+          e.set_type(kid, TensorType{g[u].type.dtype, g[u].type.shape, {}, 0});  // buf(x) has x's type (dtype/rank guards)
+        }
+        kids.push_back(kid);
         vb.push_back(through_buf);
       }
     }

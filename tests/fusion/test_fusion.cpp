@@ -524,6 +524,46 @@ TEST_CASE("compile runs the mutation rules: an in-place extern becomes its templ
   CHECK(compare(got.at("s"), want.at("s"), tolerance_for(DType::f32)).ok);
   CHECK(compare(plan_inputs.at("cache"), inputs.at("cache"), tolerance_for(DType::f32)).ok);
 
+  SECTION("addmm_ and index_copy_pair externs become mm_accumulate and kv_cache_update_pair") {
+    const std::string more =
+        "graph g {\n"
+        "  input mutable c: f32[8, 16]\n"
+        "  input a: f32[8, 32]\n"
+        "  input b: f32[32, 16]\n"
+        "  input mutable kc: f32[16, 4]\n"
+        "  input mutable vc: f32[16, 4]\n"
+        "  input idx: i64[2]\n"
+        "  input ks: f32[2, 4]\n"
+        "  input vs: f32[2, 4]\n"
+        "  ar = relu(a) : f32[8, 32]\n"
+        "  acc = extern \"addmm_\"(c, ar, b) {mutates=[0]} : f32[8, 16]\n"
+        "  c2 = mutation_output(acc) : f32[8, 16]\n"
+        "  w = extern \"index_copy_pair\"(kc, vc, idx, ks, vs) {mutates=[0, 1]} : f32[2, 4]\n"
+        "  k2 = mutation_output(w) : f32[16, 4]\n"
+        "  v2 = mutation_output(w) {input=1} : f32[16, 4]\n"
+        "  output c2, k2, v2\n"
+        "}\n";
+    Diagnostics gd2;
+    auto g2 = parse_graph("more.graph", more, reg, gd2);
+    INFO(gd2.render());
+    REQUIRE(g2);
+    REQUIRE(verify(*g2, reg, gd2));
+    Diagnostics cd;
+    auto r2 = compile_graph(*g2, rs, reg, CompileOptions{}, cd);
+    INFO(cd.render());
+    INFO(r2.plan.to_text());
+    REQUIRE(r2.ok);
+    CHECK(kernel_has_rule(r2.plan, "acc", "addmm-inplace-as-template"));
+    CHECK(kernel_has_rule(r2.plan, "w", "index-copy-pair-as-template"));
+    CHECK(r2.plan.kernels[size_t(kernel_of(r2.plan, "acc"))].kind == KernelKind::template_);
+    CHECK(same_kernel(r2.plan, "ar", "acc"));  // mm_accumulate takes a prologue on a
+    auto in2 = random_inputs(*g2, 4, reg);
+    auto pin2 = in2;
+    auto want2 = evaluate(*g2, in2, reg);
+    auto got2 = evaluate_plan(r2.plan, pin2, reg);
+    for (auto name : {"c2", "k2", "v2"}) CHECK(compare(got2.at(name), want2.at(name), tolerance_for(DType::f32)).ok);
+    for (auto name : {"c", "kc", "vc"}) CHECK(compare(pin2.at(name), in2.at(name), tolerance_for(DType::f32)).ok);
+  }
   SECTION("a kind that does not bind is not taken") {
     const std::string bad =
         "graph g {\n"
