@@ -1,11 +1,18 @@
 // Reduction kernels: a group of threads per output row (a warp for rows up to
-// 1024 elements, a 256-thread block beyond), the prologue evaluated at each
-// element, lanes combined with warp shuffles (and shared memory across warps),
-// the epilogue evaluated once per row. Rows whose reduced axes are trailing,
-// contiguous and aligned are read with 16-byte vector loads.
+// 1024 elements, a 256-thread block beyond). One or more reductions over the
+// same rows (softmax: max, then sum of exp(x - max); layernorm: mean, then
+// variance) are phases, as in the SPIR-V backend: each phase walks the row,
+// evaluating its prologue at each element (which may read earlier phases'
+// results, broadcast back over the row), and its lanes are combined with warp
+// shuffles (and shared memory across warps) so that every thread of the group
+// holds the result. Full-row values that need the last result are stored in a
+// final pass over the row; per-row values once per row. Rows whose reduced
+// axes are trailing, contiguous and aligned are read with 16-byte vector loads.
 #include <algorithm>
+#include <numeric>
 
 #include "backends/ptx/lower.hpp"
+#include "engine/plan/plan_build.hpp"
 
 namespace egfuse::ptx {
 
@@ -75,43 +82,43 @@ void warp_combine(KernelText& k, Op rop, VClass c, const std::string& acc, int w
 PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   const PlanKernel& kern = p.kernels[size_t(ki)];
   const Graph& g = kern.body;
-  NodeId red = kNoNode;
-  for (NodeId i = 0; i < g.size(); ++i)
-    if (is_reduction(g[i].op)) {
-      if (red != kNoNode) throw Error("PTX: kernel '" + kern.name + "' has more than one reduction");
-      red = i;
-    }
-  if (red == kNoNode) throw Error("PTX: reduction kernel '" + kern.name + "' has no reduction");
-  const Node& R = g[red];
-  NodeId X = R.inputs[0];
-  const Shape& S = g[X].type.shape;
+  std::vector<NodeId> all(g.size());
+  std::iota(all.begin(), all.end(), NodeId(0));
+  plan_detail::ReductionSpace sp;
+  std::string why = plan_detail::analyse_reduction_kernel(g, all, [&](NodeId n) { return g[n].op != Op::input; }, &sp);
+  if (!why.empty()) throw Error("PTX: reduction kernel '" + kern.name + "': " + why);
+  const std::vector<NodeId>& reds = sp.reductions;
+  const size_t P = reds.size();
+  const Shape& S = sp.input_shape;
   int rank = int(S.size());
-  std::vector<bool> reduced(size_t(rank), false);
-  for (auto ax : std::get<ReduceAttrs>(R.attrs).axes) reduced[size_t(ax < 0 ? ax + rank : ax)] = true;
+  const std::vector<bool>& reduced = sp.reduced;
   Shape kept_shape, red_shape;
   for (int i = 0; i < rank; ++i) (reduced[size_t(i)] ? red_shape : kept_shape).push_back(S[size_t(i)]);
-  int64_t rows = 1, inner = 1;
-  for (auto d : kept_shape) rows *= d;
-  for (auto d : red_shape) inner *= d;
-  // Outputs: one value per row (the reduction and its epilogue), or full-shape
-  // prologue values that do not need the reduction, stored as they stream by.
-  std::vector<size_t> elem_outputs;
-  std::vector<bool> is_elem(g.outputs.size(), false);
-  for (size_t o = 0; o < g.outputs.size(); ++o)
-    if (g[g.outputs[o].node].type.shape == S && g[g.outputs[o].node].type.numel() != rows &&
-        !depends_on(g, g.outputs[o].node, red)) {
-      elem_outputs.push_back(o);
-      is_elem[o] = true;
+  const int64_t rows = sp.rows, inner = sp.row_len;
+  // When each output is stored: values needing no reduction as phase 0 streams
+  // by; full-row values in the first pass after their last reduction (P: a
+  // final pass); per-row values once per row at the end.
+  std::vector<std::vector<size_t>> pass_outputs(P + 1);
+  std::vector<bool> per_row(g.outputs.size(), false);
+  for (size_t o = 0; o < g.outputs.size(); ++o) {
+    NodeId n = g.outputs[o].node;
+    auto l = sp.level[n];
+    if (l == plan_detail::ReductionSpace::per_row) {
+      per_row[o] = true;
+      continue;
     }
-  for (size_t oi = 0; oi < g.outputs.size(); ++oi)
-    if (auto& o = g.outputs[oi]; !is_elem[oi] && g[o.node].type.numel() != rows)
-      throw Error("PTX: reduction kernel '" + kern.name + "' writes '" + o.name + "' of " +
-                  shape_string(g[o.node].type.shape) + ", not one value per reduced row");
+    if (g[n].type.shape != S)
+      throw Error("PTX: reduction kernel '" + kern.name + "' writes '" + g.outputs[o].name + "' of " +
+                  shape_string(g[n].type.shape) + ", neither one value per reduced row nor the reduced input's shape");
+    size_t pass = 0;
+    for (size_t q = 0; q < P; ++q)
+      if (l == plan_detail::ReductionSpace::row && depends_on(g, n, reds[q])) pass = q + 1;
+    pass_outputs[pass].push_back(o);
+  }
 
   const int G = inner <= 1024 ? 32 : 256;
   const int block = 256, rows_per_block = block / G;
   const int U = 4;  // unrolled loads in flight per thread
-  VClass acc_cls = vclass(R.type.dtype);
 
   PtxKernel out;
   out.launch.entry = sanitize_entry(kern.name);
@@ -142,7 +149,7 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   }
   int step_elems = vec ? vec : 1;
   out.launch.strategy = std::string("reduction/") + (G == 32 ? "warp-row" : "block-row") +
-                        (vec ? "/vec" + std::to_string(vec) : "/scalar");
+                        (vec ? "/vec" + std::to_string(vec) : "/scalar") + (P > 1 ? "/phases" + std::to_string(P) : "");
 
   std::string tid = k.r32(), cta = k.r32(), lane32 = k.r32(), grp = k.r32();
   k.ins("mov.u32 " + tid + ", %tid.x");
@@ -166,144 +173,172 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   e.zero();
   Index kept = e.delinearize(row, kept_shape);
 
-  std::string acc = new_reg(k, acc_cls);
-  k.ins("mov." + std::string(acc_cls == VClass::f32 ? "f32" : acc_cls == VClass::i64 ? "b64" : "b32") + " " + acc +
-        ", " + init_value(R.op, acc_cls));
-  std::string j = e.new_idx();
-  k.ins(std::string(e.idx64() ? "mul.lo.u64 " : "mul.lo.u32 ") + j + ", " + lane + ", " + std::to_string(step_elems));
+  // Results of finished phases, seen by every later evaluation.
+  std::map<NodeId, Val> results;
+  auto base_override = [&](NodeId n) -> std::optional<Val> {
+    auto it = results.find(n);
+    if (it == results.end()) return std::nullopt;
+    return it->second;
+  };
+  e.override_fn = [&](NodeId n, const Index&) { return base_override(n); };
 
-  auto store_elems = [&](const Index& c) {
-    for (size_t o : elem_outputs) {
+  auto store_outputs = [&](size_t pass, const Index& c) {
+    for (size_t o : pass_outputs[pass]) {
       const TensorType& t = p.buffers[size_t(kern.writes[o])].type;
       e.store(e.address(bound.writes[o], t, c), t.dtype, e.emit(g.outputs[o].node, c));
     }
   };
-  // One evaluation of the prologue at reduced offset `jj`, folded into acc.
-  auto element = [&](const std::string& jj) {
-    auto state = e.save();
-    if (vec) {
-      std::string lin = e.new_idx();
-      k.ins("mad.lo." + T + " " + lin + ", " + row + ", " + std::to_string(inner) + ", " + jj);
-      std::map<NodeId, std::vector<Val>> loaded;
-      for (size_t i : vin) {
-        const TensorType& t = p.buffers[size_t(kern.reads[i])].type;
-        std::string wide = k.r64(), a = k.r64();
-        if (e.idx64()) k.ins("mul.lo.u64 " + wide + ", " + lin + ", " + std::to_string(dtype_bytes(t.dtype)));
-        else k.ins("mul.wide.u32 " + wide + ", " + lin + ", " + std::to_string(dtype_bytes(t.dtype)));
-        k.ins("add.s64 " + a + ", " + bound.reads[i] + ", " + wide);
-        if (t.offset) {
-          std::string a2 = k.r64();
-          k.ins("add.s64 " + a2 + ", " + a + ", " + std::to_string(t.offset * dtype_bytes(t.dtype)));
-          a = a2;
-        }
-        loaded[ins[i]] = vector_load(k, a, t.dtype, vec);
-      }
-      Index rc = e.delinearize(jj, red_shape);
-      Index first(static_cast<size_t>(rank));
-      size_t a = 0, b = 0;
-      for (int i = 0; i < rank; ++i) first[size_t(i)] = reduced[size_t(i)] ? rc[b++] : kept[a++];
-      for (int t = 0; t < vec; ++t) {
-        Index c = first;
-        if (t) {
-          c.back() = e.new_idx();
-          k.ins("add." + T + " " + c.back() + ", " + first.back() + ", " + std::to_string(t));
-        }
-        e.override_fn = [&, t, c](NodeId n, const Index& idx) -> std::optional<Val> {
-          auto it = loaded.find(n);
-          if (it == loaded.end() || idx != c) return std::nullopt;
-          return it->second[size_t(t)];
-        };
-        Val v = e.convert(e.emit(X, c), acc_cls);
-        accumulate(k, R.op, acc_cls, acc, v.reg);
-        store_elems(c);
-      }
-      e.override_fn = nullptr;
-    } else {
-      Index rc = e.delinearize(jj, red_shape);
-      Index full(static_cast<size_t>(rank));
-      size_t a = 0, b = 0;
-      for (int i = 0; i < rank; ++i) full[size_t(i)] = reduced[size_t(i)] ? rc[b++] : kept[a++];
-      Val v = e.convert(e.emit(X, full), acc_cls);
-      accumulate(k, R.op, acc_cls, acc, v.reg);
-      store_elems(full);
-    }
-    e.restore(std::move(state));
+  auto mov_init = [&](VClass cls, const std::string& acc, Op rop) {
+    k.ins("mov." + std::string(cls == VClass::f32 ? "f32" : cls == VClass::i64 ? "b64" : "b32") + " " + acc + ", " +
+          init_value(rop, cls));
   };
-
-  const int64_t stride = int64_t(G) * step_elems;
-  std::string lmain = k.label("main"), ltail = k.label("tail"), lend = k.label("end");
-  k.put_label(lmain);
-  {
-    std::string last = e.new_idx(), pm = k.pred();
-    k.ins("add." + T + " " + last + ", " + j + ", " + std::to_string((U - 1) * stride + step_elems - 1));
-    k.ins("setp.ge." + T + " " + pm + ", " + last + ", " + std::to_string(inner));
-    k.ins("@" + pm + " bra " + ltail);
-    for (int u = 0; u < U; ++u) {
-      std::string ju = j;
-      if (u) {
-        ju = e.new_idx();
-        k.ins("add." + T + " " + ju + ", " + j + ", " + std::to_string(u * stride));
-      }
-      element(ju);
-    }
-    k.ins("add." + T + " " + j + ", " + j + ", " + std::to_string(U * stride));
-    k.ins("bra " + lmain);
-  }
-  k.put_label(ltail);
-  {
-    std::string pt = k.pred();
-    k.ins("setp.ge." + T + " " + pt + ", " + j + ", " + std::to_string(inner));
-    k.ins("@" + pt + " bra " + lend);
-    element(j);
-    k.ins("add." + T + " " + j + ", " + j + ", " + std::to_string(stride));
-    k.ins("bra " + ltail);
-  }
-  k.put_label(lend);
-
   std::string extra;
-  warp_combine(k, R.op, acc_cls, acc, 32);
-  std::string plane = k.pred();
-  if (G > 32) {
-    // Cross-warp: lane 0 of each warp parks its value in shared memory.
-    extra = ".shared .align 8 .b8 egf_red[" + std::to_string(8 * (G / 32)) + "];\n";
-    std::string w = k.r32(), l = k.r32(), addr = k.r32(), base = k.r32(), pl0 = k.pred();
-    k.ins("div.u32 " + w + ", " + tid + ", 32");
-    k.ins("rem.u32 " + l + ", " + tid + ", 32");
-    k.ins("mov.u32 " + base + ", egf_red");
-    k.ins("mad.lo.u32 " + addr + ", " + w + ", 8, " + base);
-    k.ins("setp.eq.u32 " + pl0 + ", " + l + ", 0");
-    std::string sty = acc_cls == VClass::i64 ? "b64" : "b32";
-    k.ins("@" + pl0 + " st.shared." + sty + " [" + addr + "], " + acc);
-    k.ins("bar.sync 0");
-    std::string pw0 = k.pred(), skip = k.label("skipw");
-    k.ins("setp.ne.u32 " + pw0 + ", " + w + ", 0");
-    k.ins("@" + pw0 + " bra " + done);
-    k.ins("mov." + std::string(acc_cls == VClass::f32 ? "f32" : acc_cls == VClass::i64 ? "b64" : "b32") + " " + acc +
-          ", " + init_value(R.op, acc_cls));
-    std::string pin = k.pred(), la = k.r32(), v = new_reg(k, acc_cls);
-    k.ins("setp.lt.u32 " + pin + ", " + l + ", " + std::to_string(G / 32));
-    k.ins("mad.lo.u32 " + la + ", " + l + ", 8, " + base);
-    k.ins("@!" + pin + " bra " + skip);
-    k.ins("ld.shared." + sty + " " + v + ", [" + la + "]");
-    accumulate(k, R.op, acc_cls, acc, v);
-    k.put_label(skip);
-    warp_combine(k, R.op, acc_cls, acc, 32);
+  if (G > 32) extra = ".shared .align 8 .b8 egf_red[" + std::to_string(8 * (G / 32)) + "];\n";
+
+  for (size_t pass = 0; pass <= P; ++pass) {
+    if (pass == P && pass_outputs[P].empty()) break;
+    const bool reducing = pass < P;
+    NodeId red = reducing ? reds[pass] : kNoNode;
+    NodeId X = reducing ? g[red].inputs[0] : kNoNode;
+    Op rop = reducing ? g[red].op : Op::sum;
+    VClass acc_cls = reducing ? vclass(g[red].type.dtype) : VClass::f32;
+    std::string acc;
+    if (reducing) {
+      acc = new_reg(k, acc_cls);
+      mov_init(acc_cls, acc, rop);
+    }
+    if (P > 1) k.comment(reducing ? "phase " + std::to_string(pass) + ": " + g[red].name : "final pass: full-row outputs");
+    std::string j = e.new_idx();
+    k.ins(std::string(e.idx64() ? "mul.lo.u64 " : "mul.lo.u32 ") + j + ", " + lane + ", " + std::to_string(step_elems));
+
+    // One element of the row at reduced offset `jj`: X folded into acc, this pass's stores.
+    auto element = [&](const std::string& jj) {
+      auto state = e.save();
+      if (vec) {
+        std::string lin = e.new_idx();
+        k.ins("mad.lo." + T + " " + lin + ", " + row + ", " + std::to_string(inner) + ", " + jj);
+        std::map<NodeId, std::vector<Val>> loaded;
+        for (size_t i : vin) {
+          const TensorType& t = p.buffers[size_t(kern.reads[i])].type;
+          std::string wide = k.r64(), a = k.r64();
+          if (e.idx64()) k.ins("mul.lo.u64 " + wide + ", " + lin + ", " + std::to_string(dtype_bytes(t.dtype)));
+          else k.ins("mul.wide.u32 " + wide + ", " + lin + ", " + std::to_string(dtype_bytes(t.dtype)));
+          k.ins("add.s64 " + a + ", " + bound.reads[i] + ", " + wide);
+          if (t.offset) {
+            std::string a2 = k.r64();
+            k.ins("add.s64 " + a2 + ", " + a + ", " + std::to_string(t.offset * dtype_bytes(t.dtype)));
+            a = a2;
+          }
+          loaded[ins[i]] = vector_load(k, a, t.dtype, vec);
+        }
+        Index rc = e.delinearize(jj, red_shape);
+        Index first(static_cast<size_t>(rank));
+        size_t a = 0, b = 0;
+        for (int i = 0; i < rank; ++i) first[size_t(i)] = reduced[size_t(i)] ? rc[b++] : kept[a++];
+        for (int t = 0; t < vec; ++t) {
+          Index c = first;
+          if (t) {
+            c.back() = e.new_idx();
+            k.ins("add." + T + " " + c.back() + ", " + first.back() + ", " + std::to_string(t));
+          }
+          e.override_fn = [&, t, c](NodeId n, const Index& idx) -> std::optional<Val> {
+            if (auto r = base_override(n)) return r;
+            auto it = loaded.find(n);
+            if (it == loaded.end() || idx != c) return std::nullopt;
+            return it->second[size_t(t)];
+          };
+          if (reducing) {
+            Val v = e.convert(e.emit(X, c), acc_cls);
+            accumulate(k, rop, acc_cls, acc, v.reg);
+          }
+          store_outputs(pass, c);
+        }
+        e.override_fn = [&](NodeId n, const Index&) { return base_override(n); };
+      } else {
+        Index rc = e.delinearize(jj, red_shape);
+        Index full(static_cast<size_t>(rank));
+        size_t a = 0, b = 0;
+        for (int i = 0; i < rank; ++i) full[size_t(i)] = reduced[size_t(i)] ? rc[b++] : kept[a++];
+        if (reducing) {
+          Val v = e.convert(e.emit(X, full), acc_cls);
+          accumulate(k, rop, acc_cls, acc, v.reg);
+        }
+        store_outputs(pass, full);
+      }
+      e.restore(std::move(state));
+    };
+
+    const int64_t stride = int64_t(G) * step_elems;
+    std::string lmain = k.label("main"), ltail = k.label("tail"), lend = k.label("end");
+    k.put_label(lmain);
+    {
+      std::string last = e.new_idx(), pm = k.pred();
+      k.ins("add." + T + " " + last + ", " + j + ", " + std::to_string((U - 1) * stride + step_elems - 1));
+      k.ins("setp.ge." + T + " " + pm + ", " + last + ", " + std::to_string(inner));
+      k.ins("@" + pm + " bra " + ltail);
+      for (int u = 0; u < U; ++u) {
+        std::string ju = j;
+        if (u) {
+          ju = e.new_idx();
+          k.ins("add." + T + " " + ju + ", " + j + ", " + std::to_string(u * stride));
+        }
+        element(ju);
+      }
+      k.ins("add." + T + " " + j + ", " + j + ", " + std::to_string(U * stride));
+      k.ins("bra " + lmain);
+    }
+    k.put_label(ltail);
+    {
+      std::string pt = k.pred();
+      k.ins("setp.ge." + T + " " + pt + ", " + j + ", " + std::to_string(inner));
+      k.ins("@" + pt + " bra " + lend);
+      element(j);
+      k.ins("add." + T + " " + j + ", " + j + ", " + std::to_string(stride));
+      k.ins("bra " + ltail);
+    }
+    k.put_label(lend);
+    if (!reducing) break;
+
+    // Every thread of the row's group ends with the combined value.
+    warp_combine(k, rop, acc_cls, acc, 32);
+    if (G > 32) {
+      // Cross-warp: lane 0 of each warp parks its value in shared memory; every
+      // warp combines all of them; a second barrier before the next phase reuses it.
+      std::string w = k.r32(), l = k.r32(), addr = k.r32(), base = k.r32(), pl0 = k.pred();
+      k.ins("div.u32 " + w + ", " + tid + ", 32");
+      k.ins("rem.u32 " + l + ", " + tid + ", 32");
+      k.ins("mov.u32 " + base + ", egf_red");
+      k.ins("mad.lo.u32 " + addr + ", " + w + ", 8, " + base);
+      k.ins("setp.eq.u32 " + pl0 + ", " + l + ", 0");
+      std::string sty = acc_cls == VClass::i64 ? "b64" : "b32";
+      k.ins("@" + pl0 + " st.shared." + sty + " [" + addr + "], " + acc);
+      k.ins("bar.sync 0");
+      std::string skip = k.label("skipw");
+      mov_init(acc_cls, acc, rop);
+      std::string pin = k.pred(), la = k.r32(), v = new_reg(k, acc_cls);
+      k.ins("setp.lt.u32 " + pin + ", " + l + ", " + std::to_string(G / 32));
+      k.ins("mad.lo.u32 " + la + ", " + l + ", 8, " + base);
+      k.ins("@!" + pin + " bra " + skip);
+      k.ins("ld.shared." + sty + " " + v + ", [" + la + "]");
+      accumulate(k, rop, acc_cls, acc, v);
+      k.put_label(skip);
+      warp_combine(k, rop, acc_cls, acc, 32);
+      k.ins("bar.sync 0");
+    }
+    Val result{acc, acc_cls};
+    if (rop == Op::mean) {
+      std::string m = k.f32();
+      k.ins("div.rn.f32 " + m + ", " + acc + ", " + fimm(float(inner)));
+      result = {m, VClass::f32};
+    }
+    results[red] = e.round_to(e.convert(result, vclass(g[red].type.dtype)), g[red].type.dtype);
   }
+
+  std::string plane = k.pred();
   k.ins("setp.ne.u32 " + plane + ", " + lane32 + ", 0");
   k.ins("@" + plane + " bra " + done);
-  Val result{acc, acc_cls};
-  if (R.op == Op::mean) {
-    std::string m = k.f32();
-    k.ins("div.rn.f32 " + m + ", " + acc + ", " + fimm(float(inner)));
-    result = {m, VClass::f32};
-  }
-  result = e.round_to(e.convert(result, vclass(R.type.dtype)), R.type.dtype);
-  e.override_fn = [&](NodeId n, const Index&) -> std::optional<Val> {
-    if (n == red) return result;
-    return std::nullopt;
-  };
   for (size_t o = 0; o < g.outputs.size(); ++o) {
-    if (is_elem[o]) continue;
+    if (!per_row[o]) continue;
     const Shape& os = g[g.outputs[o].node].type.shape;
     Index oc = e.delinearize(row, os);
     const TensorType& t = p.buffers[size_t(kern.writes[o])].type;
@@ -311,6 +346,7 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
     e.store(e.address(bound.writes[o], t, oc), t.dtype, v);
   }
   k.put_label(done);
+  e.override_fn = nullptr;
   int64_t grid = (rows + rows_per_block - 1) / rows_per_block;
   out.launch.grid[0] = uint32_t(std::max<int64_t>(grid, 1));
   out.launch.block[0] = block;

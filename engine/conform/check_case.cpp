@@ -229,6 +229,7 @@ void check_graph(const Case& c, const rules::RuleSet& rs, const TemplateRegistry
     CompileOptions opts;
     opts.multi_output = option(c, "multi-output", "on") == "on";
     opts.horizontal = option(c, "horizontal", "on") == "on";
+    opts.multi_reduction = option(c, "multi-reduction", "on") == "on";
     try {
       res = compile_graph(*g, rs, reg, opts, diags);
     } catch (const Error& ex) {

@@ -248,6 +248,31 @@ std::vector<std::pair<Sym, uint32_t>> GuardArgs::node_ops(size_t i) const {
   return out;
 }
 
+// The children classes of the node matched by the application in `p` whose
+// head is op variable `var` (varargs expanded), or nullopt.
+static std::optional<std::vector<Id>> matched_children(const GuardArgs& a, const P& p, const std::string& var) {
+  if (p.kind != P::Kind::apply) return std::nullopt;
+  if (p.op_is_var && p.name == var) {
+    std::vector<Id> kids;
+    for (auto& c : p.args) {
+      if (c.kind == P::Kind::varargs) {
+        const VarInfo* v = find_var(a.rule, c.name);
+        if (!v) return std::nullopt;
+        auto rest = a.graph.node(a.subst[v->slot]).children.subspan(a.subst[v->slot + 1]);
+        kids.insert(kids.end(), rest.begin(), rest.end());
+        continue;
+      }
+      auto k = lookup_pattern(a.graph, a.rule, a.subst, c);
+      if (!k) return std::nullopt;
+      kids.push_back(*k);
+    }
+    return kids;
+  }
+  for (auto& c : p.args)
+    if (auto r = matched_children(a, c, var)) return r;
+  return std::nullopt;
+}
+
 // ---------------------------------------------------------------- registry
 GuardRegistry::GuardRegistry() {
   auto op_flag = [](bool OpInfo::*flag) {
@@ -313,22 +338,49 @@ GuardRegistry::GuardRegistry() {
     std::set_intersection(rn.begin(), rn.end(), rx.begin(), rx.end(), std::back_inserter(both));
     return !both.empty();
   });
-  // reads_mutated_by(?q, ?k): ?q reads a storage version that template ?k writes in place.
+  // reads_mutated_by(?q, ?k): ?q reads a storage version that template ?k writes
+  // in place. ?q may be a varargs variable (any of its terms); ?k a term or the
+  // op variable of the matched template node (?k(?a, buf(?q), ...)): then its
+  // mutated inputs are the matched node's children at those positions.
   add("reads_mutated_by", [](const GuardArgs& a) -> GuardValue {
-    auto q = a.term(0), k = a.term(1);
-    if (!q || !k) return false;
-    auto rq = a.graph.read_set(a.graph.data(*q).reads);
+    std::vector<uint32_t> rq;
+    auto add_reads = [&](Id c) {
+      auto r = a.graph.read_set(a.graph.data(c).reads);
+      std::vector<uint32_t> u;
+      std::set_union(rq.begin(), rq.end(), r.begin(), r.end(), std::back_inserter(u));
+      rq.swap(u);
+    };
+    if (a.size() < 2) return false;
+    if (a.arg(0).kind == P::Kind::varargs) {
+      for (Id c : a.varargs(0)) add_reads(c);
+    } else if (auto q = a.term(0)) {
+      add_reads(*q);
+    }
     if (rq.empty()) return false;
+    auto hits = [&](Id mutated) {
+      auto rm = a.graph.read_set(a.graph.data(mutated).reads);
+      std::vector<uint32_t> both;
+      std::set_intersection(rq.begin(), rq.end(), rm.begin(), rm.end(), std::back_inserter(both));
+      return !both.empty();
+    };
+    if (auto o = a.op_var(1)) {
+      const OpInfo* info = a.graph.find_op_info(o->first);
+      if (!info || info->mutated_inputs.empty() || !a.rule.source) return false;
+      auto kids = matched_children(a, a.rule.source->lhs, a.arg(1).name);
+      if (!kids) return false;
+      for (int32_t i : info->mutated_inputs)
+        if (size_t(i) < kids->size() && hits((*kids)[size_t(i)])) return true;
+      return false;
+    }
+    auto k = a.term(1);
+    if (!k) return false;
     for (Id n : a.graph.class_nodes(*k)) {
       NodeRef nd = a.graph.node(n);
       const OpInfo* info = a.graph.find_op_info(nd.op);
       if (!info) continue;
       for (int32_t i : info->mutated_inputs) {
         if (size_t(i) >= nd.children.size()) continue;
-        auto rm = a.graph.read_set(a.graph.data(nd.children[size_t(i)]).reads);
-        std::vector<uint32_t> both;
-        std::set_intersection(rq.begin(), rq.end(), rm.begin(), rm.end(), std::back_inserter(both));
-        if (!both.empty()) return true;
+        if (hits(nd.children[size_t(i)])) return true;
       }
     }
     return false;

@@ -1,5 +1,6 @@
 // compile_graph: the fusion pipeline (encode, saturate, extract, plan,
 // validate) and its report.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -55,7 +56,8 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
   // Not rewrites of one term: choices of extraction, switched by options.
   fam.on[fusion_detail::horizontal] = opts.horizontal;
   fam.on[fusion_detail::multi_output_epilogue] = opts.multi_output;
-  for (auto f : {fusion_detail::horizontal, fusion_detail::multi_output_epilogue})
+  fam.on[fusion_detail::multi_reduction] = opts.multi_reduction;
+  for (auto f : {fusion_detail::horizontal, fusion_detail::multi_output_epilogue, fusion_detail::multi_reduction})
     if (by_family[f].empty()) by_family[f].push_back(std::string(fusion_detail::family_name(f)) + " (extraction)");
 
   std::vector<NodeId> origin;
@@ -71,6 +73,34 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
   r.stats.egraph_classes = sat.classes;
   r.stats.iterations = sat.iterations;
   r.stats.stop_reason = sat.stop_reason;
+
+  // Template kinds the (mutation) rules proved equal to an extern node: the
+  // extern becomes that template, which declares its in-place write and takes
+  // prologues, when the kind binds to the same types and mutates the same inputs.
+  std::map<NodeId, std::vector<std::string>> retargeted;
+  for (auto& alt : sat.template_alternatives(work)) {
+    Node& n = work[alt.node];
+    const TemplateKind* k = reg.find(alt.kind);
+    std::vector<TensorType> ts;
+    for (NodeId i : n.inputs) ts.push_back(work[i].type);
+    std::string err;
+    auto b = k ? reg.bind(*k, ts, err) : std::nullopt;
+    const char* why = !k ? "unknown template kind"
+                      : !b ? "the kind does not bind to the extern's input types"
+                      : (b->out.dtype != n.type.dtype || b->out.shape != n.type.shape) ? "the kind's output type differs from the extern's"
+                      : k->mutated_inputs() != std::get<ExternAttrs>(n.attrs).mutates ? "the kind mutates other inputs than the extern"
+                                                                                        : "";
+    if (opts.trace) {
+      auto e = opts.trace->event("template-alternative");
+      e.str("node", n.name).str("kind", alt.kind).boolean("taken", *why == 0);
+      if (*why) e.str("why", why);
+    }
+    if (*why) continue;
+    n.op = Op::template_;
+    n.attrs = TemplateAttrs{alt.kind};
+    sat.retarget(alt.node, alt.kind);
+    retargeted[alt.node] = alt.rules;
+  }
 
   auto t1 = Clock::now();
   fusion_detail::ChoiceSink choice;
@@ -90,11 +120,30 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
 
   auto t2 = Clock::now();
   std::map<std::string, size_t> uses;
+  std::vector<int> group_of(work.size(), -1);
   for (size_t i = 0; i < part.groups.size(); ++i)
+    for (NodeId n : part.groups[i].nodes) group_of[n] = int(i);
+  for (size_t i = 0; i < part.groups.size(); ++i) {
+    auto& rl = part.groups[i].rules;
+    auto add_rule = [&](const std::string& x) {
+      if (std::find(rl.begin(), rl.end(), x) == rl.end()) rl.push_back(x);
+    };
+    // The exact rewrites behind each read computed inside the kernel, and
+    // behind each extern that became a template.
+    for (NodeId c : part.groups[i].nodes)
+      if (auto it = retargeted.find(c); it != retargeted.end())
+        for (auto& x : it->second) add_rule(x);
+    for (NodeId c : part.groups[i].nodes)
+      for (size_t slot = 0; slot < work[c].inputs.size(); ++slot)
+        if (group_of[work[c].inputs[slot]] == int(i))
+          for (auto& x : sat.read_rules(work, c, slot)) add_rule(x);
+    // Choices of extraction over whole kernels, not rewrites of one term.
     for (auto f : part.families[i]) {
-      for (auto& rule : by_family[f]) part.groups[i].rules.push_back(rule);
+      if (f == fusion_detail::horizontal || f == fusion_detail::multi_output_epilogue || f == fusion_detail::multi_reduction)
+        for (auto& rule : by_family[f]) add_rule(rule);
       uses[std::string(fusion_detail::family_name(f))]++;
     }
+  }
   r.plan = plan_detail::build_plan(work, reg, std::move(part.groups));
   r.stats.times.plan_ms = ms_since(t2);
 

@@ -30,6 +30,7 @@ enum Family : uint8_t {
   extern_epilogue,
   horizontal,
   multi_output_epilogue,
+  multi_reduction,
   kNumFamilies
 };
 std::string_view family_name(Family f);
@@ -56,6 +57,10 @@ class Saturation {
   // the rules made n's term with that operand buf-free (or it is an alias of
   // a graph input, which has nothing to fuse).
   bool read_fusable(const Graph& g, NodeId n, size_t slot) const;
+  // The rules ("name @ file:line") whose rewrites made that read buf-free:
+  // the rule-labelled edges of the proof forest between the encoded node and
+  // its buf-free twin. Empty for a read that is not fused or not through buf.
+  std::vector<std::string> read_rules(const Graph& g, NodeId n, size_t slot) const;
 
   size_t nodes = 0, classes = 0, iterations = 0;
   std::string stop_reason;
@@ -63,7 +68,22 @@ class Saturation {
 
   struct Impl;
 
+  // Template kinds the rules made equal to an extern node (the mutation rules:
+  // extern index_copy_ == kv_cache_update): the same children, an op that is
+  // a template kind. Each with the rules on the way (as read_rules).
+  struct Alternative {
+    NodeId node;
+    std::string kind;
+    std::vector<std::string> rules;
+  };
+  std::vector<Alternative> template_alternatives(const Graph& g) const;
+  // Node n is now the template `kind` (extraction took the alternative): its
+  // reads are looked up on that node from here on.
+  void retarget(NodeId n, const std::string& kind);
+
  private:
+  uint32_t fused_node(const Graph& g, NodeId n, size_t slot) const;  // eg::Id or kNoId
+  std::vector<std::string> rules_between(uint32_t a, uint32_t b) const;
   std::unique_ptr<Impl> impl_;
   friend Saturation saturate(const Graph&, const rules::RuleSet&, const TemplateRegistry&, const std::string&,
                              eg::Trace*, double&);

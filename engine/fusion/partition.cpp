@@ -23,6 +23,7 @@ std::string_view family_name(Family f) {
     case extern_epilogue: return "extern-epilogue";
     case horizontal: return "horizontal";
     case multi_output_epilogue: return "multi-output-epilogue";
+    case multi_reduction: return "multi-reduction";
     case kNumFamilies: break;
   }
   return "?";
@@ -220,6 +221,10 @@ class Partitioner {
     std::vector<NodeId> heavy;
     for (NodeId n : s)
       if (heavy_kind(n) != Heavy::none) heavy.push_back(n);
+    bool all_reductions = !heavy.empty() && std::all_of(heavy.begin(), heavy.end(), [&](NodeId n) {
+      return heavy_kind(n) == Heavy::reduction;
+    });
+    if (all_reductions) return legal_reduction(s, heavy.size());
     if (heavy.size() > 1) return refuse("more than one template, extern or reduction");
     if (heavy.empty()) {
       // Pointwise kernel: every stored value has the same iteration space.
@@ -363,11 +368,37 @@ class Partitioner {
       }
       return true;
     }
-    // Reduction.
-    if (!up.empty() && !fam_[reduction_prologue]) return refuse("reduction prologue rules are off");
-    for (NodeId n : epi) {
-      if (!fam_[reduction_epilogue]) return refuse("reduction epilogue rules are off");
-      if (g_[n].type.numel() != g_[h].type.numel()) return refuse("an epilogue with another iteration space than the reduction");  // iteration space
+    return refuse("unknown kernel kind");
+  }
+
+  // A reduction kernel (S marked): one or more reductions over the same rows
+  // (several only with the multi-reduction family), pointwise prologues,
+  // values at the full row that read the results broadcast back over it, and
+  // pointwise ops on the per-row results (docs/fusion.md).
+  bool legal_reduction(const std::vector<NodeId>& s, size_t reductions) {
+    auto refuse = [&](const char* why) {
+      why_ = why;
+      return false;
+    };
+    if (reductions > 1 && !fam_[multi_reduction]) return refuse("several reductions in one kernel (multi-reduction is off)");
+    plan_detail::ReductionSpace sp;
+    why_str_ = plan_detail::analyse_reduction_kernel(g_, s, [&](NodeId n) { return in_s(n); }, &sp);
+    if (!why_str_.empty()) return refuse(why_str_.c_str());
+    const int64_t row_numel = sp.rows * sp.row_len;
+    for (NodeId n : s) {
+      const Node& x = g_[n];
+      if (is_reduction(x.op)) continue;
+      if (!light(n)) return refuse("a template or extern beside a reduction");
+      auto l = sp.level[n];
+      bool stored = materialized_in_s(n);
+      if (l == plan_detail::ReductionSpace::free) {
+        if (!is_view(x.op) && x.op != Op::constant && !fam_[reduction_prologue]) return refuse("reduction prologue rules are off");
+        if (!stored) continue;
+        if (is_view(x.op)) return refuse("a prologue view would be stored");
+        if (x.type.numel() != row_numel) return refuse("a stored prologue value has another iteration space than the reduction");
+      } else {
+        if (!fam_[reduction_epilogue]) return refuse("reduction epilogue rules are off");
+      }
     }
     return true;
   }
@@ -505,6 +536,8 @@ class Partitioner {
       return kNoNode;
     };
     NodeId ha = heavy_of(a), hc = heavy_of(c);
+    if (ha != kNoNode && hc != kNoNode && heavy_kind(ha) == Heavy::reduction && heavy_kind(hc) == Heavy::reduction)
+      return multi_reduction;
     if (ha != kNoNode) {
       if (heavy_kind(ha) == Heavy::template_) return template_epilogue;
       if (heavy_kind(ha) == Heavy::extern_) return extern_epilogue;
@@ -617,6 +650,7 @@ class Partitioner {
   const ReadFilter& fusable_;
   const ChoiceSink& choice_;
   const char* why_ = "";
+  std::string why_str_;
   size_t N_;
   std::vector<std::vector<NodeId>> users_;
   std::vector<NodeId> version_;

@@ -4,6 +4,7 @@
 // one: an alias) does not. The rules add buf-free alternatives; a read
 // (consumer, input slot) may be fused exactly when the consumer's e-class
 // holds the same node with that child buf-free.
+#include <algorithm>
 #include <chrono>
 
 #include "egfuse/egraph.hpp"
@@ -21,7 +22,9 @@ bool alias_of_input(const Graph& g, NodeId u) {
 }  // namespace
 
 struct Saturation::Impl {
-  eg::EGraph egraph;
+  // Explanations on: the proof forest names the rule whose rewrite made each
+  // fused read buf-free (the kernels' rule lists).
+  eg::EGraph egraph{eg::EGraphOptions{.explanations = true}};
   std::vector<eg::Id> class_of;
   std::vector<eg::Sym> op_of;
   std::vector<uint32_t> payload_of;
@@ -113,7 +116,12 @@ Saturation saturate(const Graph& g, const rules::RuleSet& rs, const TemplateRegi
     } else {
       for (NodeId u : x.inputs) {
         bool through_buf = !alias_of_input(g, u);
-        kids.push_back(through_buf ? e.add(buf, {im.class_of[u]}) : im.class_of[u]);
+        eg::Id kid = im.class_of[u];
+        if (through_buf) {
+          kid = e.add(buf, {im.class_of[u]});
+          e.set_type(kid, TensorType{g[u].type.dtype, g[u].type.shape, {}, 0});  // buf(x) has x's type (dtype/rank guards)
+        }
+        kids.push_back(kid);
         vb.push_back(through_buf);
       }
     }
@@ -150,15 +158,90 @@ Saturation saturate(const Graph& g, const rules::RuleSet& rs, const TemplateRegi
 bool Saturation::read_fusable(const Graph& g, NodeId n, size_t slot) const {
   const auto& im = *impl_;
   if (!im.via_buf[n][slot]) return true;  // an alias of a graph input: nothing to fuse
+  return fused_node(g, n, slot) != eg::kNoId;
+}
+
+uint32_t Saturation::fused_node(const Graph& g, NodeId n, size_t slot) const {
+  const auto& im = *impl_;
   const eg::EGraph& e = im.egraph;
   eg::Id cn = e.find(im.class_of[n]);
   eg::Id cu = e.find(im.class_of[g[n].inputs[slot]]);
   for (eg::Id id : e.class_nodes_with_op(cn, im.op_of[n])) {
     eg::NodeRef r = e.node(id);
     if (r.payload != im.payload_of[n] || r.children.size() != g[n].inputs.size()) continue;
-    if (e.find(r.children[slot]) == cu) return true;
+    if (e.find(r.children[slot]) == cu) return id;
   }
-  return false;
+  return eg::kNoId;
+}
+
+std::vector<std::string> Saturation::read_rules(const Graph& g, NodeId n, size_t slot) const {
+  const auto& im = *impl_;
+  std::vector<std::string> out;
+  if (!im.via_buf[n][slot]) return out;
+  eg::Id b = fused_node(g, n, slot);
+  if (b == eg::kNoId) return out;
+  return rules_between(im.class_of[n], b);  // the encoded node's own id (explanations on)
+}
+
+// The rules on the path between two nodes of one class in the proof forest:
+// each edge labelled by a rule is a rewrite on the way.
+std::vector<std::string> Saturation::rules_between(uint32_t a, uint32_t b) const {
+  const auto& im = *impl_;
+  std::vector<std::string> out;
+  const eg::EGraph& e = im.egraph;
+  const auto& forest = e.proof_forest();
+  std::vector<eg::Id> up_a;
+  for (eg::Id x = a; x != eg::kNoId && up_a.size() <= forest.size(); x = forest[x].next) up_a.push_back(x);
+  std::vector<eg::Id> up_b;
+  eg::Id meet = eg::kNoId;
+  for (eg::Id x = b; x != eg::kNoId && up_b.size() <= forest.size(); x = forest[x].next) {
+    if (std::find(up_a.begin(), up_a.end(), x) != up_a.end()) {
+      meet = x;
+      break;
+    }
+    up_b.push_back(x);
+  }
+  if (meet == eg::kNoId) return out;
+  auto note = [&](eg::Id x) {
+    const auto& why = forest[x].why;
+    if (why.kind != eg::Justification::by_rule || why.rule >= e.rule_names().size()) return;
+    const auto& named = e.rule_names()[why.rule];
+    std::string r = named.first + " @ " + named.second;
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  };
+  for (eg::Id x : up_a) {
+    if (x == meet) break;
+    note(x);
+  }
+  for (eg::Id x : up_b) note(x);
+  return out;
+}
+
+std::vector<Saturation::Alternative> Saturation::template_alternatives(const Graph& g) const {
+  const auto& im = *impl_;
+  const eg::EGraph& e = im.egraph;
+  std::vector<Alternative> out;
+  for (NodeId n = 0; n < g.size(); ++n) {
+    if (g[n].op != Op::extern_) continue;
+    eg::NodeRef self = e.node(im.class_of[n]);
+    for (eg::Id id : e.class_nodes(e.find(im.class_of[n]))) {
+      eg::NodeRef r = e.node(id);
+      const eg::OpInfo* info = e.find_op_info(r.op);
+      if (!info || !info->is_template || r.children.size() != self.children.size()) continue;
+      bool same = true;
+      for (size_t i = 0; i < r.children.size(); ++i) same = same && e.find(r.children[i]) == e.find(self.children[i]);
+      if (!same) continue;
+      out.push_back({n, e.op_name(r.op), rules_between(im.class_of[n], id)});
+      break;
+    }
+  }
+  return out;
+}
+
+void Saturation::retarget(NodeId n, const std::string& kind) {
+  auto& im = *impl_;
+  im.op_of[n] = im.egraph.op(kind);
+  im.payload_of[n] = 0;
 }
 
 }  // namespace egfuse::fusion_detail

@@ -378,10 +378,51 @@ KernelResult extern_copy(const Node& n, const std::vector<const Tensor*>& in) {
   return r;
 }
 
+// The in-place externs torch exports (index_copy_, addmm_), as written by the
+// template kinds the mutation rules turn them into (kv_cache_update,
+// kv_cache_update_pair, mm_accumulate): same reads, same in-place writes.
+KernelResult with_out_shape(const Node& n, KernelResult r, const char* kernel) {
+  if (r.out.numel() != n.type.numel())
+    fail(n, std::string("extern '") + kernel + "' gives " + shape_string(r.out.type.shape) + ", annotated " + to_string(n.type));
+  r.out = rounded(r.out, n.type.dtype);
+  r.out.type.shape = n.type.shape;
+  return r;
+}
+KernelResult extern_index_copy(const Node& n, const std::vector<const Tensor*>& in) {
+  if (in.size() != 3) fail(n, "extern 'index_copy' takes (dst, idx, src) {mutates=[0]}");
+  KernelResult r;
+  r.written[0] = index_copy(n, *in[0], *in[1], *in[2]);
+  r.out = *in[2];
+  return with_out_shape(n, std::move(r), "index_copy");
+}
+KernelResult extern_index_copy_pair(const Node& n, const std::vector<const Tensor*>& in) {
+  if (in.size() != 5) fail(n, "extern 'index_copy_pair' takes (k, v, idx, ks, vs) {mutates=[0, 1]}");
+  KernelResult r;
+  r.written[0] = index_copy(n, *in[0], *in[2], *in[3]);
+  r.written[1] = index_copy(n, *in[1], *in[2], *in[4]);
+  r.out = *in[3];
+  return with_out_shape(n, std::move(r), "index_copy_pair");
+}
+KernelResult extern_addmm_inplace(const Node& n, const std::vector<const Tensor*>& in) {
+  if (in.size() != 3) fail(n, "extern 'addmm_' takes (c, a, b) {mutates=[0]}");
+  auto acc = matmul(n, *in[1], *in[2]);
+  const Tensor& c = *in[0];
+  if (acc.size() != size_t(c.numel())) fail(n, "extern 'addmm_': c and a @ b differ in size");
+  Tensor sum(dense(c.type.dtype, c.type.shape));
+  for (size_t i = 0; i < acc.size(); ++i) sum.data[i] = round_to(c.type.dtype, float(c.data[i]) + acc[i]);
+  KernelResult r;
+  r.out = sum;
+  r.written[0] = std::move(sum);
+  return with_out_shape(n, std::move(r), "addmm_");
+}
+
 const std::map<std::string, ExternFn>& extern_table() {
   static const std::map<std::string, ExternFn> table = {
+      {"addmm_", extern_addmm_inplace},
       {"copy", extern_copy},
       {"embedding", extern_embedding},
+      {"index_copy", extern_index_copy},
+      {"index_copy_pair", extern_index_copy_pair},
   };
   return table;
 }

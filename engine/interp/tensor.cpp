@@ -101,10 +101,16 @@ IndexUse index_use(const Graph& g, NodeId input, const std::vector<NodeId>& user
   IndexUse use;
   for (NodeId u : users) {
     const Node& n = g[u];
-    if (n.op == Op::template_) {
-      const TemplateKind* k = reg.find(std::get<TemplateAttrs>(n.attrs).kind);
-      if (!k) continue;
-      size_t idx_at = k->impl == "index_copy" ? 1 : k->impl == "index_copy_pair" ? 2 : 0;
+    if (n.op == Op::template_ || (n.op == Op::extern_ && std::get<ExternAttrs>(n.attrs).kernel.rfind("index_copy", 0) == 0)) {
+      std::string impl;
+      if (n.op == Op::extern_) {
+        impl = std::get<ExternAttrs>(n.attrs).kernel;  // the in-place externs of the same name
+      } else if (const TemplateKind* k = reg.find(std::get<TemplateAttrs>(n.attrs).kind)) {
+        impl = k->impl;
+      } else {
+        continue;
+      }
+      size_t idx_at = impl == "index_copy" ? 1 : impl == "index_copy_pair" ? 2 : 0;
       if (idx_at && n.inputs.size() > idx_at && n.inputs[idx_at] == input) {
         int64_t rows = g[n.inputs[0]].type.shape.empty() ? 0 : g[n.inputs[0]].type.shape[0];
         use.bound = use.bound ? std::min(use.bound, rows) : rows;

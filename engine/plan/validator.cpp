@@ -8,6 +8,7 @@
 
 #include "egfuse/plan.hpp"
 #include "egfuse/templates.hpp"
+#include "engine/plan/plan_build.hpp"
 
 namespace egfuse {
 
@@ -135,10 +136,28 @@ bool validate_plan(const Plan& p, const TemplateRegistry& reg, Diagnostics& diag
       for (auto& d : body_diags.all())
         if (d.severity == Severity::error) err("E-plan-body", "kernel " + k.name + ": " + d.message);
 
-    // Codegen-ability: one template, extern or reduction at most.
-    std::vector<NodeId> roots;
-    for (NodeId n = 0; n < body.size(); ++n)
-      if (body[n].op == Op::template_ || body[n].op == Op::extern_ || is_reduction(body[n].op)) roots.push_back(n);
+    // Codegen-ability: one template or extern at most and never beside a
+    // reduction; reductions only over one shared iteration space (several
+    // reductions of the same rows are phases of one kernel).
+    std::vector<NodeId> roots, reductions;
+    for (NodeId n = 0; n < body.size(); ++n) {
+      if (body[n].op == Op::template_ || body[n].op == Op::extern_) roots.push_back(n);
+      if (is_reduction(body[n].op)) reductions.push_back(n);
+    }
+    if (!reductions.empty()) {
+      if (!roots.empty()) {
+        err("E-plan-codegen", "kernel " + k.name + " holds template/extern '" + body[roots[0]].name + "' and reduction '" +
+                                  body[reductions[0]].name + "'; a template kernel takes no reduction");
+      } else {
+        std::vector<NodeId> all(body.size());
+        for (NodeId n = 0; n < body.size(); ++n) all[n] = n;
+        std::string why = plan_detail::analyse_reduction_kernel(body, all, [&](NodeId n) { return body[n].op != Op::input; });
+        if (!why.empty()) {
+          bool spaces = why.rfind("reductions over", 0) == 0;
+          err(spaces ? "E-plan-codegen" : "E-plan-iteration", "kernel " + k.name + ": " + why);
+        }
+      }
+    }
     if (roots.size() > 1) {
       std::string names;
       for (NodeId r : roots) names += (names.empty() ? "'" : ", '") + body[r].name + "'";
@@ -169,13 +188,6 @@ bool validate_plan(const Plan& p, const TemplateRegistry& reg, Diagnostics& diag
           if (down[n] && body[n].op != Op::mutation_output && !epi_ok)
             err("E-plan-epilogue", "kernel " + k.name + " fuses '" + body[n].name + "' after '" + rn.name +
                                        "', which takes no epilogue");
-      } else {
-        // Reduction epilogue: same iteration space as the reduction's output.
-        for (NodeId n = r + 1; n < body.size(); ++n)
-          if (down[n] && body[n].type.numel() != rn.type.numel())
-            err("E-plan-iteration", "kernel " + k.name + ": '" + body[n].name + "' " + shape_string(body[n].type.shape) +
-                                        " after reduction '" + rn.name + "' " + shape_string(rn.type.shape) +
-                                        " has a different iteration space");
       }
     }
 

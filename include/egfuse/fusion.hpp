@@ -20,6 +20,7 @@ class Trace;
 struct CompileOptions {
   bool multi_output = true;     // a template kernel may store its raw result and a fused result
   bool horizontal = true;       // independent pointwise kernels of one iteration space that share a read
+  bool multi_reduction = true;  // several reductions over the same rows in one kernel (softmax, layernorm)
   bool validate = true;         // run validate_plan on the result (errors go to diags)
   std::string schedule = "fusion";  // the schedule of the rule set to run
   eg::Trace* trace = nullptr;   // optional sink for fusion events (not owned)

@@ -3,6 +3,12 @@
 // iteration spaces, extern kernels), and the mutation hazard cases.
 #include "tests/fusion/fusion_cases.hpp"
 
+#include <sstream>
+
+#include "egfuse/graph_text.hpp"
+#include "egfuse/interp.hpp"
+#include "egfuse/trace.hpp"
+
 using namespace egfuse;
 using namespace fusion_test;
 
@@ -132,7 +138,7 @@ TEST_CASE("template prologue: upcasts and views into allowed inputs only") {
   }
 }
 
-TEST_CASE("reductions: prologue, matching epilogue, mismatched epilogue") {
+TEST_CASE("reductions: prologue, epilogues over the row and per row, mismatched epilogue") {
   auto& reg = TemplateRegistry::builtin();
   Graph g;
   Builder b(g, reg);
@@ -140,17 +146,28 @@ TEST_CASE("reductions: prologue, matching epilogue, mismatched epilogue") {
   auto e = op(b, Op::exp, {x}, "e");
   auto s = op(b, Op::sum, {e}, "s", ReduceAttrs{{1}, true});
   auto r1 = op(b, Op::rsqrt, {s}, "r1");
-  auto y = op(b, Op::mul, {x, r1}, "y");  // [32, 64]: a larger iteration space than s
+  auto y = op(b, Op::mul, {x, r1}, "y");  // [32, 64]: r1 broadcast back over its own row
   b.output(y);
   auto r = compile(g, reg);
   CHECK(same_kernel(r.plan, "e", "s"));
   CHECK(same_kernel(r.plan, "s", "r1"));
-  CHECK(!same_kernel(r.plan, "s", "y"));
+  CHECK(same_kernel(r.plan, "s", "y"));
   CHECK(kernel_has_rule(r.plan, "s", "reduction-prologue"));
   CHECK(kernel_has_rule(r.plan, "s", "reduction-epilogue"));
-  CHECK(r.plan.kernels.size() == 2);
+  CHECK(r.plan.kernels.size() == 1);
 
-  SECTION("two reductions never share a kernel") {
+  SECTION("a result read at another row is a separate kernel") {
+    Graph g2;
+    Builder b2(g2, reg);
+    auto x2 = b2.input("x", ty({32, 32}));
+    auto s2 = op(b2, Op::sum, {x2}, "s", ReduceAttrs{{1}, false});  // [32]: broadcast along rows, y[i, j] uses s[j]
+    auto y2 = op(b2, Op::sub, {x2, s2}, "y");
+    b2.output(y2);
+    auto r2 = compile(g2, reg);
+    CHECK(!same_kernel(r2.plan, "s", "y"));
+    CHECK(r2.plan.kernels.size() == 2);
+  }
+  SECTION("reductions over different spaces never share a kernel") {
     Graph g2;
     Builder b2(g2, reg);
     auto x2 = b2.input("x", ty({32, 64}));
@@ -159,6 +176,74 @@ TEST_CASE("reductions: prologue, matching epilogue, mismatched epilogue") {
     b2.output(s2);
     auto r2 = compile(g2, reg);
     CHECK(r2.plan.kernels.size() == 2);
+  }
+}
+
+TEST_CASE("multi-reduction kernels: softmax and layernorm are one kernel each") {
+  auto& reg = TemplateRegistry::builtin();
+  Graph g;
+  Builder b(g, reg);
+  auto x = b.input("x", ty({16, 300}));
+  auto m = op(b, Op::amax, {x}, "m", ReduceAttrs{{1}, true});
+  auto d = op(b, Op::sub, {x, m}, "d");
+  auto e = op(b, Op::exp, {d}, "e");
+  auto z = op(b, Op::sum, {e}, "z", ReduceAttrs{{1}, true});
+  auto p = op(b, Op::div, {e, z}, "p");
+  b.output(p);
+  auto r = compile(g, reg);
+  REQUIRE(r.plan.kernels.size() == 1);
+  CHECK(r.plan.kernels[0].kind == KernelKind::reduction);
+  CHECK(r.stats.bytes_after == 2 * 16 * 300 * 4);  // x read once, p written once
+  // The exact rewrites that formed it: each read by its own rule, nothing else.
+  auto& rules = r.plan.kernels[0].rules;
+  auto has = [&](const std::string& s) {
+    return std::any_of(rules.begin(), rules.end(), [&](auto& x) { return x.rfind(s, 0) == 0; });
+  };
+  INFO(r.plan.to_text());
+  CHECK(has("reduction-epilogue-1 @ "));  // d = sub(x, m), p = div(e, z)
+  CHECK(has("pointwise-inline-0 @ "));    // e = exp(d), p = div(e, ...)
+  CHECK(has("reduction-prologue @ "));    // z = sum(e)
+  CHECK(has("multi-reduction"));
+  CHECK(!has("reduction-epilogue-0 @ "));
+  CHECK(!has("reduction-epilogue-2 @ "));
+  CHECK(!has("pointwise-inline-1 @ "));
+  CHECK(!has("template-"));
+  auto inputs = random_inputs(g, 3, reg);
+  auto plan_inputs = inputs;
+  auto want = evaluate(g, inputs, reg);
+  auto got = evaluate_plan(r.plan, plan_inputs, reg);
+  CHECK(compare(got.at("p"), want.at("p"), tolerance_for(DType::f32)).ok);
+
+  SECTION("switched off: one reduction per kernel") {
+    CompileOptions o;
+    o.multi_reduction = false;
+    auto off = compile(g, reg, o);
+    CHECK(off.plan.kernels.size() == 2);
+    CHECK(!same_kernel(off.plan, "m", "z"));
+  }
+  SECTION("layernorm: mean and variance, then the normalized store") {
+    Graph g2;
+    Builder b2(g2, reg);
+    auto x2 = b2.input("x", ty({8, 512}));
+    auto gamma = b2.input("gamma", ty({512}));
+    auto mu = op(b2, Op::mean, {x2}, "mu", ReduceAttrs{{-1}, true});
+    auto xc = op(b2, Op::sub, {x2, mu}, "xc");
+    auto sq = op(b2, Op::mul, {xc, xc}, "sq");
+    auto var = op(b2, Op::mean, {sq}, "var", ReduceAttrs{{-1}, true});
+    auto rs = op(b2, Op::rsqrt, {var}, "rs");
+    auto xn = op(b2, Op::mul, {xc, rs}, "xn");
+    auto y = op(b2, Op::mul, {xn, gamma}, "y");
+    b2.output(y);
+    b2.output(rs, "rstd");
+    auto r2 = compile(g2, reg);
+    REQUIRE(r2.plan.kernels.size() == 1);
+    CHECK(r2.plan.kernels[0].writes.size() == 2);
+    auto in2 = random_inputs(g2, 5, reg);
+    auto pin2 = in2;
+    auto want2 = evaluate(g2, in2, reg);
+    auto got2 = evaluate_plan(r2.plan, pin2, reg);
+    CHECK(compare(got2.at("y"), want2.at("y"), tolerance_for(DType::f32)).ok);
+    CHECK(compare(got2.at("rstd"), want2.at("rstd"), tolerance_for(DType::f32)).ok);
   }
 }
 
@@ -313,6 +398,12 @@ TEST_CASE("the standard rule library drives fusion and is named in the plan") {
   CHECK(has("template-epilogue-0 @ "));
   CHECK(has("fusion.rules:"));
   CHECK(has("template-prologue-0 @ "));
+  // Only the rewrites that formed the kernel, not whole families.
+  CHECK(has("pointwise-inline-0 @ "));  // y = gelu(a)
+  CHECK(!has("template-epilogue-1 @ "));
+  CHECK(!has("template-epilogue-2 @ "));
+  CHECK(!has("template-prologue-1 @ "));
+  CHECK(!has("pointwise-inline-1 @ "));
   CHECK(r.stats.rule_uses.size() >= 2);
   CHECK(r.stats.egraph_nodes > g.size());  // the buf-free alternatives were added
   CHECK(r.stats.stop_reason == "saturated");
@@ -332,4 +423,163 @@ TEST_CASE("without the pointwise rules a pointwise chain stays unfused") {
   auto off = compile(g, reg, o, family_rules({"pointwise-inline"}));
   CHECK(off.plan.kernels.size() == 2);
   CHECK(off.stats.egraph_nodes > 0);
+}
+
+TEST_CASE("mutation safety in the e-graph: the guard blocks a prologue reading what the template mutates") {
+  auto reg = mutating_registry();
+  Graph g;
+  Builder b(g, reg);
+  auto cache = b.input("cache", ty({16, 8}), true);
+  auto idx = b.input("idx", ty({4}, DType::i64));
+  auto rows = b.slice(cache, 0, 4, 8);
+  auto src = op(b, Op::neg, {rows}, "src");
+  auto t = b.templ("kv_cache_update", {cache, idx, src}, "t");
+  b.output(mutation_outputs(g, t)[0], "cache_out");
+  std::ostringstream out;
+  CompileOptions o;
+  {
+    eg::Trace trace(out);
+    o.trace = &trace;
+    auto r = compile(g, reg, o);
+    CHECK(!same_kernel(r.plan, "src", "t"));
+  }
+  std::string tr = out.str();
+  INFO(tr);
+  // The rewrite itself is refused (template-prologue-2: src is input 2)...
+  CHECK(tr.find("\"ev\":\"guard_fail\"") != std::string::npos);
+  CHECK(tr.find("\"rule\":\"template-prologue-2\"") != std::string::npos);
+  CHECK(tr.find("reads_mutated_by(?q, ?t)") != std::string::npos);
+  // ...so extraction finds the read materialized by the rules, not by its own check.
+  CHECK(tr.find("\"consumer\":\"t\",\"producer\":\"src\",\"family\":\"template-prologue\",\"fused\":false,"
+                "\"why\":\"the rules keep this read materialized\"") != std::string::npos);
+
+  SECTION("a prologue reading other storage still passes the guard") {
+    Graph g2;
+    Builder b2(g2, reg);
+    auto c2 = b2.input("cache", ty({16, 8}), true);
+    auto i2 = b2.input("idx", ty({4}, DType::i64));
+    auto x2 = b2.input("x", ty({4, 8}));
+    auto s2 = op(b2, Op::neg, {x2}, "src");
+    auto t2 = b2.templ("kv_cache_update", {c2, i2, s2}, "t");
+    b2.output(mutation_outputs(g2, t2)[0], "cache_out");
+    auto r2 = compile(g2, reg);
+    CHECK(same_kernel(r2.plan, "src", "t"));
+    CHECK(kernel_has_rule(r2.plan, "t", "template-prologue-2"));
+  }
+}
+
+TEST_CASE("compile runs the mutation rules: an in-place extern becomes its template kind") {
+  Diagnostics d;
+  auto rs = rules::load_rules(rules::standard_rule_files(), d);
+  TemplateRegistry reg;
+  rs.register_templates(reg, d);
+  INFO(d.render());
+  REQUIRE(!d.has_errors());
+  const std::string text =
+      "graph g {\n"
+      "  input mutable cache: f32[16, 8]\n"
+      "  input idx: i64[4]\n"
+      "  input x: f32[4, 8]\n"
+      "  src = neg(x) : f32[4, 8]\n"
+      "  w = extern \"index_copy\"(cache, idx, src) {mutates=[0]} : f32[4, 8]\n"
+      "  c2 = mutation_output(w) : f32[16, 8]\n"
+      "  s = sum(c2) {axes=[1]} : f32[16]\n"
+      "  output s\n"
+      "}\n";
+  Diagnostics gd;
+  auto g = parse_graph("inplace.graph", text, reg, gd);
+  INFO(gd.render());
+  REQUIRE(g);
+  REQUIRE(verify(*g, reg, gd));
+  std::ostringstream out;
+  CompileResult r;
+  {
+    eg::Trace trace(out);
+    CompileOptions o;
+    o.trace = &trace;
+    Diagnostics cd;
+    r = compile_graph(*g, rs, reg, o, cd);
+    INFO(cd.render());
+    REQUIRE(r.ok);
+  }
+  std::string tr = out.str();
+  INFO(tr);
+  INFO(r.plan.to_text());
+  // The rule fired in the e-graph, and extraction took the template.
+  CHECK(tr.find("\"rule\":\"index-copy-as-template\"") != std::string::npos);
+  CHECK(tr.find("\"node\":\"w\",\"kind\":\"kv_cache_update\",\"taken\":true") != std::string::npos);
+  int k = kernel_of(r.plan, "w");
+  REQUIRE(k >= 0);
+  CHECK(r.plan.kernels[size_t(k)].kind == KernelKind::template_);
+  CHECK(same_kernel(r.plan, "src", "w"));  // the template takes a prologue on src, an extern would not
+  CHECK(kernel_has_rule(r.plan, "w", "index-copy-as-template"));
+  CHECK(kernel_has_rule(r.plan, "w", "template-prologue-2"));
+  CHECK(r.plan.kernels.size() < r.unfused.kernels.size());
+  // Interpreter-checked: the plan (template) and the graph (extern) agree,
+  // outputs and the cache written in place.
+  auto inputs = random_inputs(*g, 9, reg);
+  auto plan_inputs = inputs;
+  auto want = evaluate(*g, inputs, reg);
+  auto got = evaluate_plan(r.plan, plan_inputs, reg);
+  CHECK(compare(got.at("s"), want.at("s"), tolerance_for(DType::f32)).ok);
+  CHECK(compare(plan_inputs.at("cache"), inputs.at("cache"), tolerance_for(DType::f32)).ok);
+
+  SECTION("addmm_ and index_copy_pair externs become mm_accumulate and kv_cache_update_pair") {
+    const std::string more =
+        "graph g {\n"
+        "  input mutable c: f32[8, 16]\n"
+        "  input a: f32[8, 32]\n"
+        "  input b: f32[32, 16]\n"
+        "  input mutable kc: f32[16, 4]\n"
+        "  input mutable vc: f32[16, 4]\n"
+        "  input idx: i64[2]\n"
+        "  input ks: f32[2, 4]\n"
+        "  input vs: f32[2, 4]\n"
+        "  ar = relu(a) : f32[8, 32]\n"
+        "  acc = extern \"addmm_\"(c, ar, b) {mutates=[0]} : f32[8, 16]\n"
+        "  c2 = mutation_output(acc) : f32[8, 16]\n"
+        "  w = extern \"index_copy_pair\"(kc, vc, idx, ks, vs) {mutates=[0, 1]} : f32[2, 4]\n"
+        "  k2 = mutation_output(w) : f32[16, 4]\n"
+        "  v2 = mutation_output(w) {input=1} : f32[16, 4]\n"
+        "  output c2, k2, v2\n"
+        "}\n";
+    Diagnostics gd2;
+    auto g2 = parse_graph("more.graph", more, reg, gd2);
+    INFO(gd2.render());
+    REQUIRE(g2);
+    REQUIRE(verify(*g2, reg, gd2));
+    Diagnostics cd;
+    auto r2 = compile_graph(*g2, rs, reg, CompileOptions{}, cd);
+    INFO(cd.render());
+    INFO(r2.plan.to_text());
+    REQUIRE(r2.ok);
+    CHECK(kernel_has_rule(r2.plan, "acc", "addmm-inplace-as-template"));
+    CHECK(kernel_has_rule(r2.plan, "w", "index-copy-pair-as-template"));
+    CHECK(r2.plan.kernels[size_t(kernel_of(r2.plan, "acc"))].kind == KernelKind::template_);
+    CHECK(same_kernel(r2.plan, "ar", "acc"));  // mm_accumulate takes a prologue on a
+    auto in2 = random_inputs(*g2, 4, reg);
+    auto pin2 = in2;
+    auto want2 = evaluate(*g2, in2, reg);
+    auto got2 = evaluate_plan(r2.plan, pin2, reg);
+    for (auto name : {"c2", "k2", "v2"}) CHECK(compare(got2.at(name), want2.at(name), tolerance_for(DType::f32)).ok);
+    for (auto name : {"c", "kc", "vc"}) CHECK(compare(pin2.at(name), in2.at(name), tolerance_for(DType::f32)).ok);
+  }
+  SECTION("a kind that does not bind is not taken") {
+    const std::string bad =
+        "graph g {\n"
+        "  input mutable cache: f32[16, 8]\n"
+        "  input idx: i64[4]\n"
+        "  input x: f32[4, 8]\n"
+        "  w = extern \"index_copy\"(cache, idx, x) {mutates=[0]} : f32[2, 16]\n"
+        "  c2 = mutation_output(w) : f32[16, 8]\n"
+        "  output c2\n"
+        "}\n";
+    Diagnostics gd2;
+    auto g2 = parse_graph("bad.graph", bad, reg, gd2);
+    REQUIRE(g2);
+    Diagnostics cd;
+    auto r2 = compile_graph(*g2, rs, reg, CompileOptions{}, cd);
+    REQUIRE(r2.ok);
+    CHECK(r2.plan.kernels[0].kind == KernelKind::extern_);
+  }
 }

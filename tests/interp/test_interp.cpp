@@ -323,7 +323,7 @@ TEST_CASE("extern kernels: embedding, copy, unknown ones") {
   auto c = eval1("  input x: f32[2, 2]\n  y = extern \"copy\"(x) : f16[4]\n  output y\n", {{"x", F({2, 2}, {1, 2, 3, 0.1})}});
   check_values(c, {1, 2, 3, double(f16_bits_to_f32(f32_to_f16_bits(0.1f)))}, 0);
   CHECK_THROWS_WITH(eval1("  input x: f32[2]\n  y = extern \"fancy_norm\"(x) : f32[2]\n  output y\n", {{"x", F({2}, {1, 2})}}),
-                    Contains("node 'y': extern kernel 'fancy_norm' is unknown to the interpreter (known: copy, embedding)"));
+                    Contains("node 'y': extern kernel 'fancy_norm' is unknown to the interpreter (known: addmm_, copy, embedding, index_copy, index_copy_pair)"));
   auto bad_ids = in;
   bad_ids["ids"].data[1] = 3;
   CHECK_THROWS_WITH(eval1(decl + "  y = extern \"embedding\"(ids, table) : f32[2, 2, 2]\n  output y\n", bad_ids),
@@ -380,4 +380,29 @@ TEST_CASE("compare uses abs + rel * |reference| per element") {
   CHECK(tolerance_for(DType::i64).abs == 0);
   CHECK(tolerance_for(DType::f16).rel > tolerance_for(DType::f32).rel);
   CHECK(tolerance_for(DType::bf16).rel > tolerance_for(DType::f16).rel);
+}
+
+TEST_CASE("in-place externs: index_copy and addmm_ as torch exports them") {
+  Graph g = parse(
+      "graph t {\n"
+      "  input mutable c: f32[3, 2]\n  input i: i64[1]\n  input s: f32[1, 2]\n"
+      "  w = extern \"index_copy\"(c, i, s) {mutates=[0]} : f32[1, 2]\n  c2 = mutation_output(w) : f32[3, 2]\n"
+      "  output w, c2\n"
+      "}\n");
+  std::map<std::string, Tensor> in = {{"c", F({3, 2}, {0, 0, 0, 0, 0, 0})}, {"i", T(DType::i64, {1}, {2})},
+                                      {"s", F({1, 2}, {7, 8})}};
+  auto out = evaluate(g, in, reg());
+  check_values(out.at("w"), {7, 8});
+  check_values(out.at("c2"), {0, 0, 0, 0, 7, 8});
+  check_values(in.at("c"), {0, 0, 0, 0, 7, 8});
+  Graph g2 = parse(
+      "graph t {\n"
+      "  input mutable c: f32[2, 2]\n  input a: f32[2, 1]\n  input b: f32[1, 2]\n"
+      "  w = extern \"addmm_\"(c, a, b) {mutates=[0]} : f32[2, 2]\n  c2 = mutation_output(w) : f32[2, 2]\n"
+      "  output c2\n"
+      "}\n");
+  std::map<std::string, Tensor> in2 = {{"c", F({2, 2}, {1, 1, 1, 1})}, {"a", F({2, 1}, {1, 2})}, {"b", F({1, 2}, {3, 4})}};
+  auto out2 = evaluate(g2, in2, reg());
+  check_values(out2.at("c2"), {4, 5, 7, 9});
+  check_values(in2.at("c"), {4, 5, 7, 9});
 }

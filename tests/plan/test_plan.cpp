@@ -228,18 +228,46 @@ TEST_CASE("validator: codegen-ability of fused kernels") {
     auto errs = validation_errors(p, reg);
     CHECK(errs.find("E-plan-prologue: kernel k0_neg_addmm computes 'nb' into input 0 of 'm'") != std::string::npos);
   }
-  SECTION("reduction epilogue with a larger iteration space") {
+  SECTION("a reduction's result read at another row") {
     Graph g;
     Builder b(g, reg);
-    auto x = b.input("x", f32({4, 8}));
-    auto s = b.reduce(Op::sum, x, {1}, true);
+    auto x = b.input("x", f32({4, 4}));
+    auto s = b.reduce(Op::sum, x, {1}, false);  // [4], broadcast over rows of x: s[j], not s[i]
     g[s].name = "s";
     auto d = b.binary(Op::sub, x, s);
     g[d].name = "d";
     b.output(d, "d");
     Plan p = plan_detail::build_plan(g, reg, {{{s, d}, {}}});
     auto errs = validation_errors(p, reg);
-    CHECK(errs.find("E-plan-iteration: kernel k0_sum_sub: 'd' [4, 8] after reduction 's' [4, 1]") != std::string::npos);
+    CHECK(errs.find("E-plan-iteration: kernel k0_sum_sub: a reduction's result read at another row") != std::string::npos);
+  }
+  SECTION("reductions over different axes") {
+    Graph g;
+    Builder b(g, reg);
+    auto x = b.input("x", f32({4, 8}));
+    auto s = b.reduce(Op::sum, x, {1}, true);
+    g[s].name = "s";
+    auto m = b.reduce(Op::amax, x, {0}, true);
+    g[m].name = "m";
+    b.output(s, "s");
+    b.output(m, "m");
+    Plan p = plan_detail::build_plan(g, reg, {{{s, m}, {}}});
+    auto errs = validation_errors(p, reg);
+    CHECK(errs.find("E-plan-codegen: kernel k0_sum_amax: reductions over different iteration spaces") != std::string::npos);
+  }
+  SECTION("softmax: two reductions over the same rows, the result broadcast back") {
+    Graph g;
+    Builder b(g, reg);
+    auto x = b.input("x", f32({4, 8}));
+    auto m = b.reduce(Op::amax, x, {1}, true);
+    auto d = b.binary(Op::sub, x, m);
+    auto e = b.unary(Op::exp, d);
+    auto z = b.reduce(Op::sum, e, {-1}, true);
+    auto y = b.binary(Op::div, e, z);
+    b.output(y, "y");
+    Plan p = plan_detail::build_plan(g, reg, {{{m, d, e, z, y}, {}}});
+    CHECK(p.kernels.size() == 1);
+    CHECK(validation_errors(p, reg).empty());
   }
   SECTION("a kernel reading the version it overwrites is refused when built") {
     auto creg = registry_with_cache_write();

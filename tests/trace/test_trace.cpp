@@ -86,7 +86,10 @@ TEST_CASE("why-not a prologue that reads the mutated buffer names the mutation h
   auto w = trace::why_not(t, "template-prologue", "w");
   INFO(w);
   CHECK(has(w, "rule template-prologue @ "));
-  CHECK(has(w, "extraction kept src -> w apart (template-prologue): reads the old version of storage the kernel overwrites"));
+  // The rewrite itself is refused by the mutation guard (not only by extraction).
+  CHECK(has(w, "template-prologue-2: guard not reads_mutated_by(?q, ?t)"));
+  CHECK(has(w, "?t=op kv_cache_update (holds)"));
+  CHECK(has(w, "extraction kept src -> w apart (template-prologue): the rules keep this read materialized"));
   auto e = trace::why_not(t, "template-epilogue", "c2");
   CHECK(has(e, "rule template-epilogue"));
 }

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
       NodeId d = b.binary(Op::sub, x, m), e = b.unary(Op::exp, d), z = b.reduce(Op::sum, e, {1}, true);
       NodeId p = b.binary(Op::div, e, z);
       b.output(p, "p");
-      fuse({d, e, z});
+      fuse({m, d, e, z, p});  // one kernel: max, sum of exp, normalized store (as fusion plans it)
     }));
     cases.push_back(make_case("rmsnorm f16", [&](Builder& b, auto fuse) {
       NodeId x = b.input("x", tt(DType::f16, {R, C})), w = b.input("w", tt(DType::f16, {C}));
@@ -101,8 +101,7 @@ int main(int argc, char** argv) {
       NodeId eps = b.constant(1e-5, DType::f16), ve = b.binary(Op::add, ms, eps), r = b.unary(Op::rsqrt, ve);
       NodeId xn = b.binary(Op::mul, x, r), y = b.binary(Op::mul, xn, w);
       b.output(y, "y");
-      fuse({sq, ms, eps, ve, r});
-      fuse({xn, y});
+      fuse({sq, ms, eps, ve, r, xn, y});  // one kernel (as fusion plans it)
     }));
     cases.push_back(make_case("mm f16 + bias + gelu", [&](Builder& b, auto fuse) {
       NodeId a = b.input("a", tt(DType::f16, {M, K})), w = b.input("w", tt(DType::f16, {K, N}));

@@ -592,6 +592,45 @@ inline std::vector<Case> cases() {
     });
     m.output("out");
   });
+  add("softmax_1_kernel", "reduction/warp-row/vec4/phases2", [](PlanMaker& m) {
+    // max, then sum of exp(x - max), then the normalized store: three passes of one kernel.
+    m.input("x", tt(DType::f32, {128, 1000}));
+    m.kernel("k0_softmax", KernelKind::reduction, [&](B& b) {
+      auto x = m.in(b, "x");
+      auto mx = b.reduce(Op::amax, x, {1}, true);
+      auto e = b.unary(Op::exp, b.binary(Op::sub, x, mx));
+      auto den = b.reduce(Op::sum, e, {1}, true);
+      b.output(b.binary(Op::div, e, den), "out");
+    });
+    m.output("out");
+  });
+  add("layernorm_block_phases", "reduction/block-row/vec8/phases2", [](PlanMaker& m) {
+    // Rows longer than 1024 (a block per row): every warp needs each phase's result.
+    m.input("x", tt(DType::bf16, {24, 2048}));
+    m.input("w", tt(DType::bf16, {2048}));
+    m.kernel("k0_layernorm", KernelKind::reduction, [&](B& b) {
+      auto x = b.cast(m.in(b, "x"), DType::f32);
+      auto mu = b.reduce(Op::mean, x, {1}, true);
+      auto xc = b.binary(Op::sub, x, mu);
+      auto var = b.reduce(Op::mean, b.binary(Op::mul, xc, xc), {1}, true);
+      auto rs = b.unary(Op::rsqrt, var);
+      b.output(b.cast(b.binary(Op::mul, b.binary(Op::mul, xc, rs), b.cast(m.in(b, "w"), DType::f32)), DType::bf16), "y");
+      b.output(rs, "rstd");
+    });
+    m.output("y");
+    m.output("rstd");
+  });
+  add("logsoftmax_middle_axis", "reduction/warp-row/scalar/phases2", [](PlanMaker& m) {
+    m.input("x", tt(DType::f32, {6, 300, 5}));
+    m.kernel("k0_logsoftmax", KernelKind::reduction, [&](B& b) {
+      auto x = m.in(b, "x");
+      auto mx = b.reduce(Op::amax, x, {1}, true);
+      auto d = b.binary(Op::sub, x, mx);
+      auto z = b.reduce(Op::sum, b.unary(Op::exp, d), {1}, true);
+      b.output(b.binary(Op::sub, d, b.unary(Op::log, z)), "out");
+    });
+    m.output("out");
+  });
   add("mm_bias_gelu_bf16_masked", "gemm/mma.sync.m16n8k16 128x128x32 s4 A:cp.async B:cp.async", [](PlanMaker& m) {
     m.input("a", tt(DType::bf16, {200, 72}));
     m.input("b", tt(DType::bf16, {72, 136}));

@@ -409,6 +409,18 @@ TEST_CASE("a device without 16-bit storage gets a clear error for f16 buffers, n
   auto k = lower_spirv_kernel(fused_plan(g2, TemplateRegistry::builtin()), 0, TemplateRegistry::builtin(), nosg);
   CHECK(k.assembly.find("OpGroupNonUniform") == std::string::npos);
   CHECK(!k.binary.empty());
+  // Softmax in one kernel (two reductions, then the store) takes the tree twice.
+  Graph g3;
+  Builder b3(g3, TemplateRegistry::builtin());
+  NodeId x3 = b3.input("x", tt(DType::f32, {3, 1000}));
+  NodeId m3 = b3.reduce(Op::amax, x3, {1}, true);
+  NodeId e3 = b3.unary(Op::exp, b3.binary(Op::sub, x3, m3));
+  b3.output(b3.binary(Op::div, e3, b3.reduce(Op::sum, e3, {1}, true)), "p");
+  Plan p3 = fused_plan(g3, TemplateRegistry::builtin());
+  REQUIRE(p3.kernels.size() == 1);
+  auto k3 = lower_spirv_kernel(p3, 0, TemplateRegistry::builtin(), nosg);
+  CHECK(k3.assembly.find("OpGroupNonUniform") == std::string::npos);
+  CHECK(!k3.binary.empty());
 }
 
 TEST_CASE("an assembly error names the line") {
