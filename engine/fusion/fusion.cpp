@@ -57,6 +57,7 @@ CompileResult compile_graph(const Graph& g, const rules::RuleSet& rules, const T
   fam.on[fusion_detail::horizontal] = opts.horizontal;
   fam.on[fusion_detail::multi_output_epilogue] = opts.multi_output;
   fam.on[fusion_detail::multi_reduction] = opts.multi_reduction;
+  fam.max_buffers = opts.max_kernel_buffers;
   for (auto f : {fusion_detail::horizontal, fusion_detail::multi_output_epilogue, fusion_detail::multi_reduction})
     if (by_family[f].empty()) by_family[f].push_back(std::string(fusion_detail::family_name(f)) + " (extraction)");
 

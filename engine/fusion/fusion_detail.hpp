@@ -37,6 +37,7 @@ std::string_view family_name(Family f);
 
 struct FamilySet {
   std::array<bool, kNumFamilies> on{};
+  size_t max_buffers = 0;  // most buffers one kernel may bind (0: no limit)
   bool operator[](Family f) const { return on[f]; }
 };
 

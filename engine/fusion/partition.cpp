@@ -442,6 +442,19 @@ class Partitioner {
     return false;
   }
 
+  // Buffers a kernel binds: each distinct value it reads from outside, and
+  // each value it stores. S marked.
+  size_t bindings(const std::vector<NodeId>& s) {
+    std::set<NodeId> ext;
+    size_t stored = 0;
+    for (NodeId n : s) {
+      for (NodeId i : g_[n].inputs)
+        if (!in_s(i)) ext.insert(i);
+      if (materialized_in_s(n)) ++stored;
+    }
+    return ext.size() + stored;
+  }
+
   // ---------------------------------------------------------------- cost
   double cost(const std::vector<NodeId>& s) {  // S marked
     double bytes = 0, flops = 0;
@@ -487,6 +500,10 @@ class Partitioner {
     separate += cost(members_[size_t(c)]);
     mark(s);
     if (!legal(s)) return false;
+    if (fam_.max_buffers && bindings(s) > fam_.max_buffers) {
+      why_ = "the fused kernel would bind more buffers than the limit (max_kernel_buffers)";
+      return false;
+    }
     double merged = cost(s);
     if (merged >= separate) {
       why_ = "the fused kernel would cost more";

@@ -21,6 +21,9 @@ struct CompileOptions {
   bool multi_output = true;     // a template kernel may store its raw result and a fused result
   bool horizontal = true;       // independent pointwise kernels of one iteration space that share a read
   bool multi_reduction = true;  // several reductions over the same rows in one kernel (softmax, layernorm)
+  // Most buffers (distinct reads + stored values) one kernel may bind: Vulkan
+  // devices limit storage buffers per shader (lavapipe: 32). 0: no limit.
+  size_t max_kernel_buffers = 32;
   bool validate = true;         // run validate_plan on the result (errors go to diags)
   std::string schedule = "fusion";  // the schedule of the rule set to run
   eg::Trace* trace = nullptr;   // optional sink for fusion events (not owned)

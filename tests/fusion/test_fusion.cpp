@@ -583,3 +583,27 @@ TEST_CASE("compile runs the mutation rules: an in-place extern becomes its templ
     CHECK(r2.plan.kernels[0].kind == KernelKind::extern_);
   }
 }
+
+TEST_CASE("a kernel binds at most max_kernel_buffers buffers") {
+  // A pointwise sum of 40 inputs: one kernel would bind 41 buffers, more than
+  // a Vulkan device such as lavapipe allows per shader (32).
+  auto& reg = TemplateRegistry::builtin();
+  Graph g;
+  Builder b(g, reg);
+  NodeId acc = b.input("x0", ty({16, 16}));
+  for (int i = 1; i < 40; ++i)
+    acc = op(b, Op::add, {acc, b.input("x" + std::to_string(i), ty({16, 16}))}, "s" + std::to_string(i));
+  b.output(acc);
+  auto bound = [](const PlanKernel& k) { return k.reads.size() + k.writes.size(); };
+  auto r = compile(g, reg);
+  REQUIRE(r.plan.kernels.size() > 1);
+  for (auto& k : r.plan.kernels) CHECK(bound(k) <= CompileOptions{}.max_kernel_buffers);
+  CompileOptions tight;
+  tight.max_kernel_buffers = 8;
+  auto t = compile(g, reg, tight);
+  CHECK(t.plan.kernels.size() > r.plan.kernels.size());
+  for (auto& k : t.plan.kernels) CHECK(bound(k) <= 8);
+  CompileOptions unlimited;
+  unlimited.max_kernel_buffers = 0;
+  CHECK(compile(g, reg, unlimited).plan.kernels.size() == 1);
+}

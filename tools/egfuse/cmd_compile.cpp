@@ -25,6 +25,7 @@ namespace {
 struct CompileCliOptions {
   std::string graph;
   std::vector<std::string> rules;
+  size_t max_kernel_buffers = CompileOptions{}.max_kernel_buffers;
   bool no_multi_output = false, no_multi_reduction = false, json = false, check = false, unfused = false;
   std::string trace, emit, out_dir;
 };
@@ -86,6 +87,7 @@ int run(const CompileCliOptions& o) {
   CompileOptions copts;
   copts.multi_output = !o.no_multi_output;
   copts.multi_reduction = !o.no_multi_reduction;
+  copts.max_kernel_buffers = o.max_kernel_buffers;
   std::ofstream trace_file;
   std::unique_ptr<eg::Trace> trace;
   if (!o.trace.empty()) {
@@ -137,6 +139,9 @@ EGFUSE_COMMAND(compile, "compile", "Fuse a graph into a kernel plan with the sta
                               "Never store a template's raw result next to a fused epilogue");
                  sub.add_flag("--no-multi-reduction", o->no_multi_reduction,
                               "At most one reduction per kernel (no softmax or layer norm in one kernel)");
+                 sub.add_option("--max-kernel-buffers", o->max_kernel_buffers,
+                                "Most buffers one kernel may bind (Vulkan limits storage buffers per shader); 0: no limit")
+                     ->capture_default_str();
                  sub.add_flag("--json", o->json, "Print the report and the plan as one JSON object");
                  sub.add_flag("--check", o->check, "Run plan and graph on random inputs in the interpreter and compare");
                  sub.add_flag("--unfused", o->unfused, "Print the unfused plan (one kernel per node) instead");
