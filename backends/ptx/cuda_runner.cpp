@@ -17,6 +17,7 @@
 #include "backends/ptx/lower.hpp"
 #include "egfuse/backend.hpp"
 #include "egfuse/ptx.hpp"
+#include "egfuse/strided.hpp"
 
 namespace egfuse {
 
@@ -122,80 +123,6 @@ Driver* driver(std::string& why) {
   });
   if (!d) why = error;
   return d;
-}
-
-// ---------------------------------------------------------------- host conversions
-uint16_t to_f16(float f) {
-  uint32_t x = std::bit_cast<uint32_t>(f);
-  uint32_t sign = (x >> 16) & 0x8000;
-  int32_t exp = int32_t((x >> 23) & 0xff) - 127 + 15;
-  uint32_t mant = x & 0x7fffff;
-  if (((x >> 23) & 0xff) == 0xff) return uint16_t(sign | 0x7c00 | (mant ? 0x200 : 0));
-  if (exp >= 31) return uint16_t(sign | 0x7c00);
-  if (exp <= 0) {
-    if (exp < -10) return uint16_t(sign);
-    mant |= 0x800000;
-    uint32_t shift = uint32_t(14 - exp);
-    uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rem > mid || (rem == mid && (half & 1))) ++half;
-    return uint16_t(sign | half);
-  }
-  uint32_t half = sign | (uint32_t(exp) << 10) | (mant >> 13);
-  uint32_t rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) ++half;
-  return uint16_t(half);
-}
-float from_f16(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  if (exp == 0) return std::ldexp(float(mant), -24) * (sign ? -1.f : 1.f);
-  if (exp == 31) return std::bit_cast<float>(sign | 0x7f800000 | (mant << 13));
-  return std::bit_cast<float>(sign | ((exp + 112) << 23) | (mant << 13));
-}
-uint16_t to_bf16(float f) {
-  uint32_t x = std::bit_cast<uint32_t>(f);
-  if ((x & 0x7fffffff) > 0x7f800000) return uint16_t((x >> 16) | 0x40);
-  x += 0x7fff + ((x >> 16) & 1);
-  return uint16_t(x >> 16);
-}
-float from_bf16(uint16_t h) { return std::bit_cast<float>(uint32_t(h) << 16); }
-
-void put_element(uint8_t* p, DType dt, double v) {
-  switch (dt) {
-    case DType::f32: { float f = float(v); std::memcpy(p, &f, 4); break; }
-    case DType::f16: { uint16_t h = to_f16(float(v)); std::memcpy(p, &h, 2); break; }
-    case DType::bf16: { uint16_t h = to_bf16(float(v)); std::memcpy(p, &h, 2); break; }
-    case DType::i32: { int32_t i = int32_t(v); std::memcpy(p, &i, 4); break; }
-    case DType::i64: { int64_t i = int64_t(v); std::memcpy(p, &i, 8); break; }
-    case DType::boolean: *p = v != 0 ? 1 : 0; break;
-  }
-}
-double get_element(const uint8_t* p, DType dt) {
-  switch (dt) {
-    case DType::f32: { float f; std::memcpy(&f, p, 4); return f; }
-    case DType::f16: { uint16_t h; std::memcpy(&h, p, 2); return from_f16(h); }
-    case DType::bf16: { uint16_t h; std::memcpy(&h, p, 2); return from_bf16(h); }
-    case DType::i32: { int32_t i; std::memcpy(&i, p, 4); return i; }
-    case DType::i64: { int64_t i; std::memcpy(&i, p, 8); return double(i); }
-    case DType::boolean: return *p ? 1 : 0;
-  }
-  return 0;
-}
-
-// Visits every element of a (possibly strided) type in row-major order: f(linear, storage offset).
-template <class F>
-void for_each_element(const TensorType& t, F&& f) {
-  int64_t n = t.numel();
-  auto st = t.effective_strides();
-  std::vector<int64_t> c(t.shape.size(), 0);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t off = t.offset;
-    for (size_t d = 0; d < c.size(); ++d) off += c[d] * st[d];
-    f(i, off);
-    for (int d = int(c.size()) - 1; d >= 0; --d) {
-      if (++c[size_t(d)] < t.shape[size_t(d)]) break;
-      c[size_t(d)] = 0;
-    }
-  }
 }
 
 struct Loaded {
@@ -317,7 +244,7 @@ class CudaBackend : public Backend {
       std::vector<uint8_t> host(size_t(slot_bytes[slot[size_t(b)]]), 0xff);
       int bytes = dtype_bytes(t.dtype);
       for_each_element(t, [&](int64_t i, int64_t off) {
-        put_element(host.data() + off * bytes, t.dtype, it->second.data[size_t(i)]);
+        store_element(t.dtype, host.data() + off * bytes, it->second.data[size_t(i)]);
       });
       d->check(d->cuMemcpyHtoD(mem[slot[size_t(b)]], host.data(), host.size()), "cuMemcpyHtoD");
     }
@@ -349,7 +276,7 @@ class CudaBackend : public Backend {
       out.data.resize(size_t(t.numel()));
       int bytes = dtype_bytes(t.dtype);
       for_each_element(t, [&](int64_t i, int64_t off) {
-        out.data[size_t(i)] = get_element(host.data() + off * bytes, t.dtype);
+        out.data[size_t(i)] = load_element(t.dtype, host.data() + off * bytes);
       });
       return out;
     };

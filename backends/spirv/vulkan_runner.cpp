@@ -2,6 +2,8 @@
 // the result code.
 #include "backends/spirv/vulkan_runner.hpp"
 
+#include "egfuse/strided.hpp"
+
 #include <vulkan/vulkan.h>
 
 #include <algorithm>
@@ -83,96 +85,6 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance inst) {
   std::vector<VkPhysicalDevice> v(n);
   VKC(vkEnumeratePhysicalDevices, inst, &n, v.data());
   return v;
-}
-
-// Host-side element conversion (round to nearest even, as the interpreter).
-uint16_t to_half(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u;
-  int32_t exp = int32_t((x >> 23) & 0xff) - 127 + 15;
-  uint32_t mant = x & 0x7fffffu;
-  if (((x >> 23) & 0xff) == 0xff) return uint16_t(sign | 0x7c00u | (mant ? 0x200u : 0));
-  if (exp >= 31) return uint16_t(sign | 0x7c00u);
-  if (exp <= 0) {
-    if (exp < -10) return uint16_t(sign);
-    mant |= 0x800000u;
-    uint32_t shift = uint32_t(14 - exp);
-    uint32_t h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1))) ++h;
-    return uint16_t(sign | h);
-  }
-  uint32_t h = (uint32_t(exp) << 10) | (mant >> 13), rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) ++h;
-  return uint16_t(sign | h);
-}
-float from_half(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu;
-  float v;
-  if (exp == 0) v = std::ldexp(float(mant), -24);
-  else if (exp == 31) v = mant ? NAN : INFINITY;
-  else v = std::ldexp(float(mant | 0x400u), int(exp) - 25);
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  bits |= sign;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
-uint16_t to_bf16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if (std::isnan(f)) return uint16_t((x >> 16) | 0x40);
-  x += 0x7fffu + ((x >> 16) & 1);
-  return uint16_t(x >> 16);
-}
-float from_bf16(uint16_t b) {
-  uint32_t x = uint32_t(b) << 16;
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
-}
-
-void write_elem(DType dt, uint8_t* p, double v) {
-  switch (dt) {
-    case DType::f32: { float f = float(v); std::memcpy(p, &f, 4); break; }
-    case DType::f16: { uint16_t h = to_half(float(v)); std::memcpy(p, &h, 2); break; }
-    case DType::bf16: { uint16_t h = to_bf16(float(v)); std::memcpy(p, &h, 2); break; }
-    case DType::i32: { int32_t i = int32_t(v); std::memcpy(p, &i, 4); break; }
-    case DType::i64: { int64_t i = int64_t(v); std::memcpy(p, &i, 8); break; }
-    case DType::boolean: *p = v != 0 ? 1 : 0; break;
-  }
-}
-double read_elem(DType dt, const uint8_t* p) {
-  switch (dt) {
-    case DType::f32: { float f; std::memcpy(&f, p, 4); return f; }
-    case DType::f16: { uint16_t h; std::memcpy(&h, p, 2); return from_half(h); }
-    case DType::bf16: { uint16_t h; std::memcpy(&h, p, 2); return from_bf16(h); }
-    case DType::i32: { int32_t i; std::memcpy(&i, p, 4); return i; }
-    case DType::i64: { int64_t i; std::memcpy(&i, p, 8); return double(i); }
-    case DType::boolean: return *p ? 1 : 0;
-  }
-  return 0;
-}
-
-// Elements of a (possibly strided) buffer in row-major logical order.
-template <class F>
-void for_each_element(const TensorType& t, F&& f) {
-  int64_t n = t.numel();
-  if (n == 0) return;
-  auto st = t.effective_strides();
-  std::vector<int64_t> idx(t.shape.size(), 0);
-  int64_t pos = t.offset;
-  for (int64_t i = 0; i < n; ++i) {
-    f(i, pos);
-    for (int d = int(t.shape.size()) - 1; d >= 0; --d) {
-      if (++idx[size_t(d)] < t.shape[size_t(d)]) {
-        pos += st[size_t(d)];
-        break;
-      }
-      pos -= (t.shape[size_t(d)] - 1) * st[size_t(d)];
-      idx[size_t(d)] = 0;
-    }
-  }
 }
 
 int64_t extent_bytes(const TensorType& t) {
@@ -437,7 +349,7 @@ RunResult VulkanRunner::run(const Plan& p, const std::vector<SpirvKernel>& kerne
     uint8_t* base = host + slot_offset[slot_index.at(storage_of(b))];
     int es = dtype_bytes(pb.type.dtype);
     for_each_element(pb.type, [&](int64_t i, int64_t pos) {
-      write_elem(pb.type.dtype, base + pos * es, it->second.data[size_t(i)]);
+      store_element(pb.type.dtype, base + pos * es, it->second.data[size_t(i)]);
     });
   }
 
@@ -613,7 +525,7 @@ RunResult VulkanRunner::run(const Plan& p, const std::vector<SpirvKernel>& kerne
     t.data.assign(size_t(pb.type.numel()), 0.0);
     const uint8_t* base = host + slot_offset[slot_index.at(storage_of(b))];
     int es = dtype_bytes(pb.type.dtype);
-    for_each_element(pb.type, [&](int64_t i, int64_t pos) { t.data[size_t(i)] = read_elem(pb.type.dtype, base + pos * es); });
+    for_each_element(pb.type, [&](int64_t i, int64_t pos) { t.data[size_t(i)] = load_element(pb.type.dtype, base + pos * es); });
     result.outputs[name] = std::move(t);
   }
   for (int b : p.inputs) {
@@ -623,7 +535,7 @@ RunResult VulkanRunner::run(const Plan& p, const std::vector<SpirvKernel>& kerne
     t.data.resize(size_t(pb.type.numel()));
     const uint8_t* base = host + slot_offset[slot_index.at(storage_of(b))];
     int es = dtype_bytes(pb.type.dtype);
-    for_each_element(pb.type, [&](int64_t i, int64_t pos) { t.data[size_t(i)] = read_elem(pb.type.dtype, base + pos * es); });
+    for_each_element(pb.type, [&](int64_t i, int64_t pos) { t.data[size_t(i)] = load_element(pb.type.dtype, base + pos * es); });
   }
 
   // Timing runs come after the results are read: plans that mutate their

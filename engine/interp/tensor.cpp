@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "egfuse/interp.hpp"
+#include "egfuse/strided.hpp"
 #include "egfuse/templates.hpp"
 
 namespace egfuse {
@@ -50,6 +52,31 @@ uint16_t f32_to_bf16_bits(float f) {
 }
 
 float bf16_bits_to_f32(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
+
+// ---------------------------------------------------------------- element bytes
+void store_element(DType dt, uint8_t* p, double v) {
+  double r = round_to(dt, v);  // integers: truncated and clamped, NaN to 0 (no UB in the casts below)
+  switch (dt) {
+    case DType::f32: { float f = float(v); std::memcpy(p, &f, 4); break; }
+    case DType::f16: { uint16_t h = f32_to_f16_bits(float(v)); std::memcpy(p, &h, 2); break; }
+    case DType::bf16: { uint16_t h = f32_to_bf16_bits(float(v)); std::memcpy(p, &h, 2); break; }
+    case DType::i32: { int32_t i = int32_t(r); std::memcpy(p, &i, 4); break; }
+    case DType::i64: { int64_t i = int64_t(r); std::memcpy(p, &i, 8); break; }
+    case DType::boolean: *p = v != 0 ? 1 : 0; break;
+  }
+}
+
+double load_element(DType dt, const uint8_t* p) {
+  switch (dt) {
+    case DType::f32: { float f; std::memcpy(&f, p, 4); return f; }
+    case DType::f16: { uint16_t h; std::memcpy(&h, p, 2); return f16_bits_to_f32(h); }
+    case DType::bf16: { uint16_t h; std::memcpy(&h, p, 2); return bf16_bits_to_f32(h); }
+    case DType::i32: { int32_t i; std::memcpy(&i, p, 4); return i; }
+    case DType::i64: { int64_t i; std::memcpy(&i, p, 8); return double(i); }
+    case DType::boolean: return *p ? 1 : 0;
+  }
+  return 0;
+}
 
 double round_to(DType dt, double v) {
   switch (dt) {

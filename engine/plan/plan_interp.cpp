@@ -6,32 +6,13 @@
 
 #include "egfuse/interp.hpp"
 #include "egfuse/plan.hpp"
+#include "egfuse/strided.hpp"
 #include "engine/plan/plan_build.hpp"
 
 namespace egfuse {
 
 namespace {
 
-// Calls f(logical index, storage index) for every element of t, row-major.
-template <class F>
-void for_each_element(const TensorType& t, F&& f) {
-  int64_t n = t.numel();
-  if (n == 0) return;
-  auto st = t.effective_strides();
-  std::vector<int64_t> idx(t.shape.size(), 0);
-  int64_t pos = t.offset;
-  for (int64_t i = 0; i < n; ++i) {
-    f(i, pos);
-    for (int d = int(t.shape.size()) - 1; d >= 0; --d) {
-      if (++idx[size_t(d)] < t.shape[size_t(d)]) {
-        pos += st[size_t(d)];
-        break;
-      }
-      pos -= (t.shape[size_t(d)] - 1) * st[size_t(d)];
-      idx[size_t(d)] = 0;
-    }
-  }
-}
 
 }  // namespace
 
