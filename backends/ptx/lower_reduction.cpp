@@ -304,8 +304,9 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   };
   for (size_t o = 0; o < g.outputs.size(); ++o) {
     if (is_elem[o]) continue;
-    const Shape& os = g[g.outputs[o].node].type.shape;
-    Index oc = e.delinearize(row, os);
+    // Where this output reads the row's result (a permute is not the row's own position).
+    Index oc = e.epilogue_index(epilogue_steps(g, g.outputs[o].node, red, "PTX: kernel '" + kern.name + "'"),
+                                e.delinearize(row, R.type.shape));
     const TensorType& t = p.buffers[size_t(kern.writes[o])].type;
     Val v = e.emit(g.outputs[o].node, oc);
     e.store(e.address(bound.writes[o], t, oc), t.dtype, v);
