@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/epilogue_index.hpp"
 #include "egfuse/ptx.hpp"
 #include "egfuse/templates.hpp"
 
@@ -75,6 +76,11 @@ class ExprEmitter {
   Val round_to(const Val& v, DType dt);  // store rounding (f16/bf16), else v
   // Coordinates of a row-major linear index over `shape`.
   Index delinearize(const std::string& lin, const Shape& shape);
+  // Row-major linear index of `idx` over `shape` (inverse of delinearize).
+  std::string linearize(const Index& idx, const Shape& shape);
+  // The index of an epilogue output whose element reads the root (an
+  // accumulator) at `ri`: `steps` from epilogue_steps, as index arithmetic.
+  Index epilogue_index(const std::vector<EpilogueStep>& steps, const Index& ri);
   std::string zero();  // index-width zero register
   std::string idx_type() const { return idx64_ ? "u64" : "u32"; }
   std::string new_idx() { return idx64_ ? k_.r64() : k_.r32(); }

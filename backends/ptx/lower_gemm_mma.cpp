@@ -102,10 +102,23 @@ PtxKernel lower_gemm(const Plan& p, int ki, const TemplateRegistry& reg, const P
   GemmParts gp = find_gemm(g, reg, kern.name);
   const Node& T = g[gp.t];
   const std::string impl = gp.kind->impl;
-  for (auto& o : g.outputs)
-    if (g[o.node].type.shape != g[gp.t].type.shape)
-      throw Error("PTX: template kernel '" + kern.name + "' writes '" + o.name + "' whose shape " +
-                  shape_string(g[o.node].type.shape) + " is not the template's");
+  // Each output is stored at the index whose element reads the accumulator at
+  // (bz, m, n): through a permute or reshape of the template that is not
+  // (bz, m, n) itself. An output that does not read the template (a prologue
+  // value) is stored at (bz, m, n) and must have the template's shape.
+  std::vector<std::vector<EpilogueStep>> out_steps(g.outputs.size());
+  std::vector<bool> out_plain(g.outputs.size(), true);  // stored at (bz, m, n) itself
+  for (size_t o = 0; o < g.outputs.size(); ++o) {
+    NodeId on = g.outputs[o].node;
+    if (!depends_on(g, on, gp.t)) {
+      if (g[on].type.shape != g[gp.t].type.shape)
+        throw Error("PTX: template kernel '" + kern.name + "' writes '" + g.outputs[o].name + "' whose shape " +
+                    shape_string(g[on].type.shape) + " is not the template's");
+      continue;
+    }
+    out_steps[o] = epilogue_steps(g, on, gp.t, "PTX: template kernel '" + kern.name + "'");
+    for (auto& st : out_steps[o]) out_plain[o] = out_plain[o] && st.kind == EpilogueStep::Kind::same;
+  }
   DType dt = g[gp.a].type.dtype;
   bool tensor_cores = (dt == DType::bf16 || dt == DType::f16) && g[gp.b].type.dtype == dt;
 
@@ -192,7 +205,8 @@ PtxKernel lower_gemm(const Plan& p, int ki, const TemplateRegistry& reg, const P
     set_template_override(tv);
     for (size_t o = 0; o < g.outputs.size(); ++o) {
       const TensorType& t = p.buffers[size_t(kern.writes[o])].type;
-      e.store(e.address(bound.writes[o], t, idx), t.dtype, e.emit(g.outputs[o].node, idx));
+      Index oi = e.epilogue_index(out_steps[o], idx);
+      e.store(e.address(bound.writes[o], t, oi), t.dtype, e.emit(g.outputs[o].node, oi));
     }
     k.put_label(done);
     out.launch.grid[0] = uint32_t((gp.N + 15) / 16);
@@ -474,7 +488,7 @@ PtxKernel lower_gemm(const Plan& p, int ki, const TemplateRegistry& reg, const P
   // ---------------------------------------------------------------- epilogue on fragments
   std::vector<bool> pair_ok;
   for (size_t o = 0; o < g.outputs.size(); ++o)
-    pair_ok.push_back(pair_store_ok(p.buffers[size_t(kern.writes[o])].type, gp.N));
+    pair_ok.push_back(out_plain[o] && pair_store_ok(p.buffers[size_t(kern.writes[o])].type, gp.N));
   std::string mreg[4][2], mclamp[4][2], pmv[4][2], nreg[4][2], nclamp[4][2], pnv[4][2];
   {
     std::string r4 = k.r32(), c4 = k.r32();
@@ -510,12 +524,15 @@ PtxKernel lower_gemm(const Plan& p, int ki, const TemplateRegistry& reg, const P
     for (int h = 0; h < 2; ++h)
       for (int ni = 0; ni < 4; ++ni) {
         Val vals[2][8];
-        Index idx[2];
+        Index oidx[2][8];  // the index of each output that reads this accumulator
         for (int c = 0; c < 2; ++c) {
-          idx[c] = make_index(bz, mclamp[mi][h], nclamp[ni][c]);
-          Val tv = template_value({acc[mi][ni][2 * h + c], VClass::f32}, idx[c]);
+          Index idx = make_index(bz, mclamp[mi][h], nclamp[ni][c]);
+          Val tv = template_value({acc[mi][ni][2 * h + c], VClass::f32}, idx);
           set_template_override(tv);
-          for (size_t o = 0; o < g.outputs.size() && o < 8; ++o) vals[c][o] = e.emit(g.outputs[o].node, idx[c]);
+          for (size_t o = 0; o < g.outputs.size() && o < 8; ++o) {
+            oidx[c][o] = e.epilogue_index(out_steps[o], idx);
+            vals[c][o] = e.emit(g.outputs[o].node, oidx[c][o]);
+          }
         }
         e.override_fn = nullptr;
         for (size_t o = 0; o < g.outputs.size(); ++o) {
@@ -525,7 +542,7 @@ PtxKernel lower_gemm(const Plan& p, int ki, const TemplateRegistry& reg, const P
           if (pair_ok[o] && (odt == DType::f32 || odt == DType::bf16 || odt == DType::f16)) {
             std::string pv = k.pred();
             k.ins("and.pred " + pv + ", " + pmv[mi][h] + ", " + pnv[ni][0]);
-            std::string addr = e.address(bound.writes[o], t, idx[0]);
+            std::string addr = e.address(bound.writes[o], t, oidx[0][o]);
             if (odt == DType::f32) {
               Val v0 = e.convert(vals[0][o], VClass::f32), v1 = e.convert(vals[1][o], VClass::f32);
               k.ins("@" + pv + " st.global.v2.f32 [" + addr + "], {" + v0.reg + ", " + v1.reg + "}");
@@ -540,7 +557,7 @@ PtxKernel lower_gemm(const Plan& p, int ki, const TemplateRegistry& reg, const P
             for (int c = 0; c < 2; ++c) {
               std::string pv = k.pred();
               k.ins("and.pred " + pv + ", " + pmv[mi][h] + ", " + pnv[ni][c]);
-              e.store(e.address(bound.writes[o], t, idx[c]), odt, vals[c][o], pv);
+              e.store(e.address(bound.writes[o], t, oidx[c][o]), odt, vals[c][o], pv);
             }
           }
         }

@@ -522,28 +522,57 @@ Index ExprEmitter::broadcast_index(const Shape& from, const Shape& to, const Ind
   return out;
 }
 
+std::string ExprEmitter::linearize(const Index& idx, const Shape& shape) {
+  std::string lin;
+  auto cs = contiguous_strides(shape);
+  for (size_t i = 0; i < idx.size(); ++i) {
+    if (shape[i] == 1) continue;
+    std::string nx = new_idx();
+    if (lin.empty()) {
+      if (cs[i] == 1) {
+        lin = idx[i];
+        continue;
+      }
+      k_.ins("mul.lo." + idx_type() + " " + nx + ", " + idx[i] + ", " + std::to_string(cs[i]));
+    } else {
+      k_.ins("mad.lo." + idx_type() + " " + nx + ", " + idx[i] + ", " + std::to_string(cs[i]) + ", " + lin);
+    }
+    lin = nx;
+  }
+  return lin.empty() ? zero() : lin;
+}
+
+// The index of an epilogue output whose element reads the root at `ri`: the
+// shared steps (backends/common/epilogue_index.hpp) as index arithmetic.
+Index ExprEmitter::epilogue_index(const std::vector<EpilogueStep>& steps, const Index& ri) {
+  Index idx = ri;
+  for (const EpilogueStep& s : steps) {
+    switch (s.kind) {
+      case EpilogueStep::Kind::same: break;
+      case EpilogueStep::Kind::reshape: idx = delinearize(linearize(idx, s.from), s.to); break;
+      case EpilogueStep::Kind::permute: {
+        Index r(s.perm.size());
+        for (size_t d = 0; d < s.perm.size(); ++d) r[d] = idx[size_t(s.perm[d])];
+        idx = std::move(r);
+        break;
+      }
+      case EpilogueStep::Kind::unbroadcast: {
+        Index r(s.to.size() - s.from.size(), zero());
+        r.insert(r.end(), idx.begin(), idx.end());
+        idx = std::move(r);
+        break;
+      }
+    }
+  }
+  return idx;
+}
+
 Index ExprEmitter::view_index(const Node& n, const Index& idx) {
   const TensorType& src = g_[n.inputs[0]].type;
   switch (n.op) {
     case Op::reshape: {
       // Linearize over the view's shape, delinearize over the source's.
-      std::string lin;
-      auto cs = contiguous_strides(n.type.shape);
-      for (size_t i = 0; i < idx.size(); ++i) {
-        if (n.type.shape[i] == 1) continue;
-        std::string nx = new_idx();
-        if (lin.empty()) {
-          if (cs[i] == 1) {
-            lin = idx[i];
-            continue;
-          }
-          k_.ins("mul.lo." + idx_type() + " " + nx + ", " + idx[i] + ", " + std::to_string(cs[i]));
-        } else {
-          k_.ins("mad.lo." + idx_type() + " " + nx + ", " + idx[i] + ", " + std::to_string(cs[i]) + ", " + lin);
-        }
-        lin = nx;
-      }
-      if (lin.empty()) lin = zero();
+      std::string lin = linearize(idx, n.type.shape);
       return delinearize(lin, src.shape);
     }
     case Op::permute: {
