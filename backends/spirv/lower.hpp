@@ -89,8 +89,6 @@ class Lowering {
   void store_vec4(int binding, const Index& idx, const std::vector<std::string>& v);
   std::map<int, std::string> vec_var_;  // binding -> its vec4 view variable
   bool vectorized_ = false;
-  Index invert_step(NodeId n, size_t input, const Index& in_idx);
-  bool root_reads(NodeId n, NodeId root, std::vector<int64_t> idx, int64_t& at) const;
   std::vector<int> read_binding_, write_binding_;
   std::vector<NodeId> body_inputs_;
   std::vector<std::map<std::string, std::string>> memo_;

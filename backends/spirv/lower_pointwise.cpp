@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "backends/common/epilogue_index.hpp"
 #include "backends/spirv/lower.hpp"
 
 namespace egfuse::spirv {
@@ -319,148 +320,28 @@ bool Lowering::depends_on(NodeId n, NodeId target) const {
 // ---------------------------------------------------------------- epilogue indices
 // A reduction or template kernel knows its root's value (the accumulator) at
 // one index only, and an override returns it whatever index is asked for. An
-// output computed after the root must therefore be stored at the index whose
-// element reads the root at exactly that index: through a permute or a
-// reshape that is not the root's own linear order, this is not the root's
-// index (nor its linear position). index_after inverts each step.
-
-// The index of node n at which it reads its input `input` at `xi`: the
-// inverse of the index mapping value() applies. Each step must keep the
-// element count (a bijection), else some root element is read twice or never.
-Index Lowering::invert_step(NodeId n, size_t input, const Index& xi) {
-  const Node& node = g[n];
-  const Shape& os = node.type.shape;
-  const Shape& xs = g[node.inputs[input]].type.shape;
-  auto cannot = [&](const std::string& why) {
-    fail("epilogue node '" + node.name + "' (" + std::string(op_name(node.op)) + ") " + why);
-  };
-  if (node.type.numel() != g[node.inputs[input]].type.numel())
-    cannot("changes the element count of the reduction or template result it reads");
-  Index idx(os.size());
-  auto unbroadcast = [&] {  // inverse of broadcast_index(idx, os, xs) when both have one element count
-    if (xs.size() > os.size()) cannot("has fewer dimensions than its operand");
-    size_t lead = os.size() - xs.size();
-    for (size_t d = 0; d < os.size(); ++d) {
-      if (d >= lead && xs[d - lead] != os[d]) cannot("broadcasts the reduction or template result");
-      idx[d] = d < lead ? m.c_int(0) : xi[d - lead];
-    }
-  };
-  switch (op_class(node.op)) {
-    case OpClass::unary:
-    case OpClass::binary:
-    case OpClass::ternary: unbroadcast(); break;
-    case OpClass::cast: idx = xi; break;
-    case OpClass::mutation_output: idx = unravel(ravel(xi, xs), os); break;
-    case OpClass::view:
-      if (node.op == Op::reshape) {
-        idx = unravel(ravel(xi, xs), os);
-      } else if (node.op == Op::permute) {
-        auto& perm = std::get<PermuteAttrs>(node.attrs).perm;
-        for (size_t d = 0; d < perm.size(); ++d) idx[d] = xi[size_t(perm[d])];
-      } else if (node.op == Op::expand) {
-        unbroadcast();
-      } else {  // slice keeping every element: start 0, step 1
-        auto a = std::get<SliceAttrs>(node.attrs);
-        if (a.dim < 0) a.dim += int64_t(xs.size());
-        idx = xi;
-        idx[size_t(a.dim)] = idiv(iadd(xi[size_t(a.dim)], m.c_int(-a.start)), a.step);
-      }
-      break;
-    default: cannot("cannot follow a reduction or template result in an epilogue");
-  }
-  return idx;
-}
-
-// Host mirror of value()'s index propagation: the linear index of `root` that
-// element `idx` of n reads, in `at` (-1 before the first). False when it reads
-// root at two different indices or through a node index_after cannot follow.
-bool Lowering::root_reads(NodeId n, NodeId root, std::vector<int64_t> idx, int64_t& at) const {
-  auto ravel_h = [](const std::vector<int64_t>& i, const Shape& s) {
-    int64_t lin = 0;
-    for (size_t d = 0; d < s.size(); ++d) lin = lin * s[d] + i[d];
-    return lin;
-  };
-  auto unravel_h = [](int64_t lin, const Shape& s) {
-    std::vector<int64_t> i(s.size());
-    for (size_t d = s.size(); d-- > 0;) i[d] = lin % s[d], lin /= s[d];
-    return i;
-  };
-  auto bcast_h = [](const std::vector<int64_t>& i, const Shape& from, const Shape& to) {
-    std::vector<int64_t> r(to.size());
-    size_t lead = from.size() - to.size();
-    for (size_t d = 0; d < to.size(); ++d) r[d] = to[d] == 1 ? 0 : i[d + lead];
-    return r;
-  };
-  const Node& node = g[n];
-  const Shape& os = node.type.shape;
-  if (n == root) {
-    int64_t lin = ravel_h(idx, os);
-    if (at >= 0 && at != lin) return false;
-    at = lin;
-    return true;
-  }
-  for (NodeId x : node.inputs) {
-    if (!depends_on(x, root)) continue;
-    const Shape& xs = g[x].type.shape;
-    std::vector<int64_t> xi;
-    switch (op_class(node.op)) {
-      case OpClass::unary:
-      case OpClass::binary:
-      case OpClass::ternary: xi = bcast_h(idx, os, xs); break;
-      case OpClass::cast: xi = idx; break;
-      case OpClass::mutation_output: xi = unravel_h(ravel_h(idx, os), xs); break;
-      case OpClass::view:
-        if (node.op == Op::reshape) {
-          xi = unravel_h(ravel_h(idx, os), xs);
-        } else if (node.op == Op::permute) {
-          auto& perm = std::get<PermuteAttrs>(node.attrs).perm;
-          xi.assign(xs.size(), 0);
-          for (size_t d = 0; d < perm.size(); ++d) xi[size_t(perm[d])] = idx[d];
-        } else if (node.op == Op::expand) {
-          xi = bcast_h(idx, os, xs);
-        } else {
-          auto a = std::get<SliceAttrs>(node.attrs);
-          if (a.dim < 0) a.dim += int64_t(xs.size());
-          xi = idx;
-          xi[size_t(a.dim)] = idx[size_t(a.dim)] * a.step + a.start;
-        }
-        break;
-      default: return false;
-    }
-    if (!root_reads(x, root, xi, at)) return false;
-  }
-  return true;
-}
-
+// output computed after the root is stored at the index whose element reads
+// the root at exactly that index: epilogue_steps (backends/common, shared with
+// PTX) says how to invert each step between them and refuses outputs that do
+// not read each root element once; here the steps become SPIR-V arithmetic.
 Index Lowering::index_after(NodeId out, NodeId root, const Index& ri) {
-  // The chain from out down to root through the inputs that depend on it.
-  std::vector<std::pair<NodeId, size_t>> chain;
-  bool several = false;
-  for (NodeId n = out; n != root;) {
-    size_t pick = g[n].inputs.size();
-    for (size_t i = 0; i < g[n].inputs.size(); ++i)
-      if (depends_on(g[n].inputs[i], root)) {
-        if (pick == g[n].inputs.size()) pick = i;
-        else several = true;
-      }
-    if (pick == g[n].inputs.size()) fail("output node '" + g[out].name + "' does not depend on '" + g[root].name + "'");
-    chain.push_back({n, pick});
-    n = g[n].inputs[pick];
-  }
   Index idx = ri;
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) idx = invert_step(it->first, it->second, idx);
-  if (several) {
-    // Two paths from root meet: every element of out must still read one
-    // element of root (e.g. add(t, relu(t)), not add(t, permute(t))).
-    const Shape& os = g[out].type.shape;
-    std::vector<int64_t> i(os.size(), 0);
-    for (int64_t lin = 0; lin < g[out].type.numel(); ++lin) {
-      int64_t rest = lin;
-      for (size_t d = os.size(); d-- > 0;) i[d] = rest % os[d], rest /= os[d];
-      int64_t at = -1;
-      if (!root_reads(out, root, i, at))
-        fail("output node '" + g[out].name + "' reads '" + g[root].name +
-             "' at more than one index per element; it cannot be an epilogue of it");
+  for (const EpilogueStep& s : epilogue_steps(g, out, root, "spirv: kernel " + k.name)) {
+    switch (s.kind) {
+      case EpilogueStep::Kind::same: break;
+      case EpilogueStep::Kind::reshape: idx = unravel(ravel(idx, s.from), s.to); break;
+      case EpilogueStep::Kind::permute: {
+        Index r(s.perm.size());
+        for (size_t d = 0; d < s.perm.size(); ++d) r[d] = idx[size_t(s.perm[d])];
+        idx = std::move(r);
+        break;
+      }
+      case EpilogueStep::Kind::unbroadcast: {
+        Index r(s.to.size() - s.from.size(), m.c_int(0));
+        r.insert(r.end(), idx.begin(), idx.end());
+        idx = std::move(r);
+        break;
+      }
     }
   }
   return idx;
