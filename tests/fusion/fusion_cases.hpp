@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "egfuse/fusion.hpp"
 #include "egfuse/plan.hpp"
@@ -13,6 +15,30 @@
 
 namespace fusion_test {
 using namespace egfuse;
+
+// The standard rule files and a registry holding their template kinds.
+struct StandardRules {
+  rules::RuleSet rules;
+  TemplateRegistry reg;
+};
+inline StandardRules load_standard_rules() {
+  StandardRules s;
+  Diagnostics d;
+  s.rules = rules::load_rules(rules::standard_rule_files(), d);
+  s.rules.register_templates(s.reg, d);
+  INFO(d.render());
+  REQUIRE(!d.has_errors());
+  return s;
+}
+
+// The .graph files of a directory, sorted.
+inline std::vector<std::string> graph_files(const std::string& dir) {
+  std::vector<std::string> files;
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".graph") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 inline TensorType ty(Shape s, DType d = DType::f32) { return TensorType{d, std::move(s), {}, 0}; }
 

@@ -1,6 +1,8 @@
 // Every example graph compiles with the standard rules to a valid plan whose
 // results (outputs and mutated inputs) equal the graph's in the interpreter,
 // as do the unfused plan's; fusion never adds kernels or bytes.
+#include "tests/fusion/fusion_cases.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -26,15 +28,8 @@ void check_same(const std::map<std::string, Tensor>& got, const std::map<std::st
 
 TEST_CASE("example graphs: plan results equal graph results") {
   std::string root = EGFUSE_SOURCE_ROOT_DIR;
-  Diagnostics d;
-  auto rs = rules::load_rules(rules::standard_rule_files(), d);
-  TemplateRegistry reg;
-  rs.register_templates(reg, d);
-  REQUIRE(!d.has_errors());
-  std::vector<std::string> files;
-  for (auto& e : std::filesystem::directory_iterator(root + "/examples"))
-    if (e.path().extension() == ".graph") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
+  auto [rs, reg] = fusion_test::load_standard_rules();
+  std::vector<std::string> files = fusion_test::graph_files(root + "/examples");
   REQUIRE(files.size() >= 5);
   for (auto& f : files) {
     INFO(f);

@@ -2,6 +2,8 @@
 // states the number of kernels Inductor launches for it (and how that count is
 // derived, tests/fusion/parity/README.md); egfuse's fused plan must have no
 // more, and compute the graph's results in the interpreter.
+#include "tests/fusion/fusion_cases.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -16,15 +18,8 @@ using namespace egfuse;
 
 TEST_CASE("parity: no more kernels than Inductor on the same program") {
   std::string dir = std::string(EGFUSE_SOURCE_ROOT_DIR) + "/tests/fusion/parity";
-  Diagnostics d;
-  auto rs = rules::load_rules(rules::standard_rule_files(), d);
-  TemplateRegistry reg;
-  rs.register_templates(reg, d);
-  REQUIRE(!d.has_errors());
-  std::vector<std::string> files;
-  for (auto& e : std::filesystem::directory_iterator(dir))
-    if (e.path().extension() == ".graph") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
+  auto [rs, reg] = fusion_test::load_standard_rules();
+  std::vector<std::string> files = fusion_test::graph_files(dir);
   REQUIRE(files.size() >= 8);
   const std::regex count_line(R"(^#\s*inductor-kernels:\s*(\d+)\s*$)");
   for (auto& f : files) {
