@@ -442,29 +442,20 @@ class Partitioner {
     return false;
   }
 
-  // Buffers a kernel binds: each distinct value it reads from outside, and
-  // each value it stores. S marked.
-  size_t bindings(const std::vector<NodeId>& s) {
+  // ---------------------------------------------------------------- cost
+  // `bindings` (when given): the buffers the kernel binds, each distinct value
+  // it reads from outside and each value it stores.
+  double cost(const std::vector<NodeId>& s, size_t* bindings = nullptr) {  // S marked
+    double bytes = 0, flops = 0;
     std::set<NodeId> ext;
     size_t stored = 0;
     for (NodeId n : s) {
       for (NodeId i : g_[n].inputs)
-        if (!in_s(i)) ext.insert(i);
-      if (materialized_in_s(n)) ++stored;
-    }
-    return ext.size() + stored;
-  }
-
-  // ---------------------------------------------------------------- cost
-  double cost(const std::vector<NodeId>& s) {  // S marked
-    double bytes = 0, flops = 0;
-    bool any_work = std::any_of(s.begin(), s.end(), [&](NodeId n) { return !is_view(g_[n].op); });
-    if (!any_work) return 0;  // a strided alias
-    std::set<NodeId> ext;
-    for (NodeId n : s) {
-      for (NodeId i : g_[n].inputs)
         if (!in_s(i) && ext.insert(i).second) bytes += double(bytes_of(i));
-      if (materialized_in_s(n)) bytes += double(bytes_of(n));
+      if (materialized_in_s(n)) {
+        bytes += double(bytes_of(n));
+        ++stored;
+      }
       if (is_view(g_[n].op)) continue;
       if (g_[n].op == Op::template_) {
         const TemplateKind* k = reg_.find(std::get<TemplateAttrs>(g_[n].attrs).kind);
@@ -477,6 +468,9 @@ class Partitioner {
         flops += double(g_[n].type.numel());
       }
     }
+    if (bindings) *bindings = ext.size() + stored;
+    bool any_work = std::any_of(s.begin(), s.end(), [&](NodeId n) { return !is_view(g_[n].op); });
+    if (!any_work) return 0;  // a strided alias
     return bytes + plan_detail::kLaunchCost + flops / plan_detail::kFlopsPerByte;
   }
 
@@ -500,11 +494,12 @@ class Partitioner {
     separate += cost(members_[size_t(c)]);
     mark(s);
     if (!legal(s)) return false;
-    if (fam_.max_buffers && bindings(s) > fam_.max_buffers) {
+    size_t bound = 0;
+    double merged = cost(s, &bound);
+    if (fam_.max_buffers && bound > fam_.max_buffers) {
       why_ = "the fused kernel would bind more buffers than the limit (max_kernel_buffers)";
       return false;
     }
-    double merged = cost(s);
     if (merged >= separate) {
       why_ = "the fused kernel would cost more";
       return false;
