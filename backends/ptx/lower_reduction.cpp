@@ -12,7 +12,6 @@
 #include <numeric>
 
 #include "backends/ptx/lower.hpp"
-#include "engine/plan/plan_build.hpp"
 
 namespace egfuse::ptx {
 
@@ -84,8 +83,8 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   const Graph& g = kern.body;
   std::vector<NodeId> all(g.size());
   std::iota(all.begin(), all.end(), NodeId(0));
-  plan_detail::ReductionSpace sp;
-  std::string why = plan_detail::analyse_reduction_kernel(g, all, [&](NodeId n) { return g[n].op != Op::input; }, &sp);
+  ReductionSpace sp;
+  std::string why = analyse_reduction_kernel(g, all, [&](NodeId n) { return g[n].op != Op::input; }, &sp);
   if (!why.empty()) throw Error("PTX: reduction kernel '" + kern.name + "': " + why);
   const std::vector<NodeId>& reds = sp.reductions;
   const size_t P = reds.size();
@@ -103,7 +102,7 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
   for (size_t o = 0; o < g.outputs.size(); ++o) {
     NodeId n = g.outputs[o].node;
     auto l = sp.level[n];
-    if (l == plan_detail::ReductionSpace::per_row) {
+    if (l == ReductionSpace::per_row) {
       per_row[o] = true;
       continue;
     }
@@ -112,7 +111,7 @@ PtxKernel lower_reduction(const Plan& p, int ki, const PtxEmitOptions& opt) {
                   shape_string(g[n].type.shape) + ", neither one value per reduced row nor the reduced input's shape");
     size_t pass = 0;
     for (size_t q = 0; q < P; ++q)
-      if (l == plan_detail::ReductionSpace::row && depends_on(g, n, reds[q])) pass = q + 1;
+      if (l == ReductionSpace::row && depends_on(g, n, reds[q])) pass = q + 1;
     pass_outputs[pass].push_back(o);
   }
 

@@ -16,7 +16,6 @@
 #include <numeric>
 
 #include "backends/spirv/lower.hpp"
-#include "engine/plan/plan_build.hpp"
 
 namespace egfuse::spirv {
 
@@ -44,8 +43,8 @@ Combine combine_for(Op op) {
 void Lowering::lower_reduction() {
   std::vector<NodeId> all(g.size());
   std::iota(all.begin(), all.end(), NodeId(0));
-  plan_detail::ReductionSpace sp;
-  std::string why = plan_detail::analyse_reduction_kernel(g, all, [&](NodeId n) { return g[n].op != Op::input; }, &sp);
+  ReductionSpace sp;
+  std::string why = analyse_reduction_kernel(g, all, [&](NodeId n) { return g[n].op != Op::input; }, &sp);
   if (!why.empty()) fail(why);
   const std::vector<NodeId>& reds = sp.reductions;
   const size_t P = reds.size();
@@ -62,14 +61,14 @@ void Lowering::lower_reduction() {
   for (size_t j = 0; j < g.outputs.size(); ++j) {
     NodeId n = g.outputs[j].node;
     auto l = sp.level[n];
-    if (l == plan_detail::ReductionSpace::per_row) {
+    if (l == ReductionSpace::per_row) {
       row_outputs.push_back(j);
       continue;
     }
     if (g[n].type.numel() != O * R) fail("output '" + g.outputs[j].name + "' is at neither the row's nor the input's shape");
     size_t phase = 0;
     for (size_t q = 0; q < P; ++q)
-      if (l == plan_detail::ReductionSpace::row && depends_on(n, reds[q])) phase = q + 1;
+      if (l == ReductionSpace::row && depends_on(n, reds[q])) phase = q + 1;
     row_stores[phase].push_back(j);
   }
   std::string f = m.t_float(), ti = m.t_int();

@@ -381,8 +381,8 @@ class Partitioner {
       return false;
     };
     if (reductions > 1 && !fam_[multi_reduction]) return refuse("several reductions in one kernel (multi-reduction is off)");
-    plan_detail::ReductionSpace sp;
-    why_str_ = plan_detail::analyse_reduction_kernel(g_, s, [&](NodeId n) { return in_s(n); }, &sp);
+    ReductionSpace sp;
+    why_str_ = analyse_reduction_kernel(g_, s, [&](NodeId n) { return in_s(n); }, &sp);
     if (!why_str_.empty()) return refuse(why_str_.c_str());
     const int64_t row_numel = sp.rows * sp.row_len;
     for (NodeId n : s) {
@@ -391,7 +391,7 @@ class Partitioner {
       if (!light(n)) return refuse("a template or extern beside a reduction");
       auto l = sp.level[n];
       bool stored = materialized_in_s(n);
-      if (l == plan_detail::ReductionSpace::free) {
+      if (l == ReductionSpace::free) {
         if (!is_view(x.op) && x.op != Op::constant && !fam_[reduction_prologue]) return refuse("reduction prologue rules are off");
         if (!stored) continue;
         if (is_view(x.op)) return refuse("a prologue view would be stored");

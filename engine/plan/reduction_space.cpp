@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "engine/plan/plan_build.hpp"
+#include "egfuse/plan.hpp"
 
-namespace egfuse::plan_detail {
+namespace egfuse {
 
 namespace {
 std::vector<int64_t> normalized_axes(const Node& r, size_t rank) {
@@ -119,4 +119,4 @@ std::string analyse_reduction_kernel(const Graph& g, const std::vector<NodeId>& 
   return "";
 }
 
-}  // namespace egfuse::plan_detail
+}  // namespace egfuse

@@ -151,7 +151,7 @@ bool validate_plan(const Plan& p, const TemplateRegistry& reg, Diagnostics& diag
       } else {
         std::vector<NodeId> all(body.size());
         for (NodeId n = 0; n < body.size(); ++n) all[n] = n;
-        std::string why = plan_detail::analyse_reduction_kernel(body, all, [&](NodeId n) { return body[n].op != Op::input; });
+        std::string why = analyse_reduction_kernel(body, all, [&](NodeId n) { return body[n].op != Op::input; });
         if (!why.empty()) {
           bool spaces = why.rfind("reductions over", 0) == 0;
           err(spaces ? "E-plan-codegen" : "E-plan-iteration", "kernel " + k.name + ": " + why);

@@ -5,6 +5,7 @@
 // (in `writes` order).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,27 @@ struct Plan {
   std::string to_text() const;   // readable form (docs/kernel-plan.md)
   std::string to_json() const;   // same content as JSON
 };
+
+// A reduction kernel's iteration space (engine/plan/reduction_space.cpp; shared by fusion, the validator and the backends): the rows of the
+// reductions' common input. Several reductions share a kernel when they reduce
+// the same input shape over the same axes (softmax: max, then sum of exp(x -
+// max); layernorm: mean, then variance). Each computed node is at one level:
+//   free     depends on no reduction of the kernel (a prologue value)
+//   row      at the input's shape, reading results broadcast back over the row
+//   per_row  one value per row (a reduction, or pointwise after reductions)
+struct ReductionSpace {
+  enum Level : uint8_t { outside, free, row, per_row };
+  std::vector<NodeId> reductions;  // in graph order: the phases
+  Shape input_shape, keep_shape;   // keep_shape: reduced dimensions set to 1
+  std::vector<bool> reduced;       // per input dimension
+  int64_t rows = 0, row_len = 0;
+  std::vector<Level> level;        // per graph node
+};
+// Checks the kernel of `nodes` (those with inside(n); inputs outside): every
+// reduction over the same space, every node at one level, reductions' results
+// read only at their own row. Returns "" or why not; fills *out when given.
+std::string analyse_reduction_kernel(const Graph& g, const std::vector<NodeId>& nodes,
+                                     const std::function<bool(NodeId)>& inside, ReductionSpace* out = nullptr);
 
 // One kernel per non-view node: the plan of the unfused program (every value
 // materialized). Views become strided buffer aliases, not kernels.
