@@ -162,33 +162,4 @@ std::vector<EpilogueStep> epilogue_steps(const Graph& g, NodeId out, NodeId root
   return steps;
 }
 
-std::vector<int64_t> epilogue_index(const std::vector<EpilogueStep>& steps, std::vector<int64_t> idx) {
-  for (const EpilogueStep& s : steps) {
-    switch (s.kind) {
-      case EpilogueStep::Kind::same: break;
-      case EpilogueStep::Kind::reshape: idx = unravel_h(ravel_h(idx, s.from), s.to); break;
-      case EpilogueStep::Kind::permute: {
-        std::vector<int64_t> r(s.perm.size());
-        for (size_t d = 0; d < s.perm.size(); ++d) r[d] = idx[size_t(s.perm[d])];
-        idx = std::move(r);
-        break;
-      }
-      case EpilogueStep::Kind::unbroadcast: {
-        std::vector<int64_t> r(s.to.size() - s.from.size(), 0);
-        r.insert(r.end(), idx.begin(), idx.end());
-        idx = std::move(r);
-        break;
-      }
-    }
-  }
-  return idx;
-}
-
-int64_t epilogue_root_read(const Graph& g, NodeId out, NodeId root, const std::vector<int64_t>& oi) {
-  std::vector<int8_t> memo(g.size(), -1);
-  int64_t at = -1;
-  if (!root_reads(g, out, root, oi, at, memo)) return -1;
-  return at;
-}
-
 }  // namespace egfuse

@@ -38,11 +38,4 @@ struct EpilogueStep {
 // it at different indices of one element (add(t, permute(t))).
 std::vector<EpilogueStep> epilogue_steps(const Graph& g, NodeId out, NodeId root, const std::string& context);
 
-// Host versions (tests, checks): the index of `out` whose element reads root
-// at `ri`, by applying the steps; and the linear index of root that element
-// `oi` of out reads (-1 when it reads root at two indices or through a node
-// epilogue_steps cannot follow), mirroring the interpreter's index mapping.
-std::vector<int64_t> epilogue_index(const std::vector<EpilogueStep>& steps, std::vector<int64_t> ri);
-int64_t epilogue_root_read(const Graph& g, NodeId out, NodeId root, const std::vector<int64_t>& oi);
-
 }  // namespace egfuse
